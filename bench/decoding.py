@@ -1,0 +1,167 @@
+"""Decoding speed: `zoo.decoding` vs keras-hub's samplers vs naive prefix re-decoding.
+
+Decodes 32 new tokens for a batch of 64 sources of 32 tokens with same-sized random-weight
+Transformers (3+3 layers, d 256, 4 heads, ffn 1024, vocabulary 8,000):
+
+- ours: `zoo.decoding.greedy_search` / `beam_search(beam_size=4)` on `transformer_small`
+  (cached single-step decode inside one `ops.while_loop`), in a `tf.function`;
+- keras-hub: `BartSeq2SeqLM.generate_step` (its cache, `GreedySampler` / `BeamSampler(4)`)
+  on a BART of the same size, in a `tf.function` as `generate` does;
+- keras-hub loop on our model: keras-hub's samplers driving our model's cached step
+  through a `next(prompt, cache, index)` adapter (isolates the search loop);
+- naive: the TensorFlow tutorial's way, re-running the whole model on the growing prefix
+  every step (a `tf.function` per step, Python loop).
+
+Each configuration is timed in alternating rounds in one process; the best round counts.
+Ids of ours, of keras-hub's loop on our model and of the naive loop must be identical.
+
+Run: `python bench/decoding.py [--rounds 3] [--xla]`
+"""
+
+import argparse
+import time
+
+import zoo  # noqa: F401  (quiet TensorFlow first)
+
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+import zoo.models
+from zoo import decoding
+
+BATCH, SOURCE_LENGTH, NEW_TOKENS, VOCAB = 64, 32, 32, 8000
+BOS = 2
+NEVER = -1  # an EOS id that is never generated, so every run decodes all 32 tokens
+
+
+def make_sources():
+    rng = np.random.default_rng(0)
+    return tf.constant(rng.integers(6, VOCAB, (BATCH, SOURCE_LENGTH)), tf.int32)
+
+
+def mask_special(logits):
+    ids = tf.range(tf.shape(logits)[-1])
+    return tf.where((ids == 0) | (ids == BOS), -1e9, tf.cast(logits, tf.float32))
+
+
+def ours(model, jit):
+    greedy = tf.function(
+        lambda x: decoding.greedy_search(model, x, NEW_TOKENS, eos_id=NEVER), jit_compile=jit)
+    beam = tf.function(
+        lambda x: decoding.beam_search(model, x, NEW_TOKENS, eos_id=NEVER, beam_size=4)[0],
+        jit_compile=jit)
+    return greedy, beam
+
+
+def keras_hub_on_our_model(model, sampler, jit):
+    """keras-hub's sampler loop over our model's cached decode step."""
+
+    def generate(source):
+        state = model.init_decode_state(model.encode(source), NEW_TOKENS + 1)
+
+        def next(prompt, cache, index):
+            tokens = tf.gather(prompt, index - 1, axis=1)
+            logits, cache, _ = model.decode_step(tokens, index - 1, cache)
+            logits = mask_special(logits)
+            return logits, logits, cache
+
+        prompt = tf.concat([tf.fill([BATCH, 1], BOS), tf.zeros([BATCH, NEW_TOKENS], tf.int32)],
+                           axis=1)
+        mask = tf.concat([tf.ones([BATCH, 1], bool), tf.zeros([BATCH, NEW_TOKENS], bool)], 1)
+        return sampler(next, prompt, cache=state, index=1, mask=mask)[:, 1:]
+
+    return tf.function(generate, jit_compile=jit)
+
+
+def keras_hub_bart(sampler, jit):
+    backbone = keras_hub.models.BartBackbone(
+        vocabulary_size=VOCAB, num_layers=3, num_heads=4, hidden_dim=256,
+        intermediate_dim=1024, dropout=0.1, max_sequence_length=64)
+    lm = keras_hub.models.BartSeq2SeqLM(backbone=backbone, preprocessor=None)
+    lm.compile(sampler=sampler)
+    inputs = {
+        "encoder_token_ids": make_sources(),
+        "encoder_padding_mask": tf.ones([BATCH, SOURCE_LENGTH], bool),
+        "decoder_token_ids": tf.concat(
+            [tf.fill([BATCH, 1], BOS), tf.zeros([BATCH, NEW_TOKENS], tf.int32)], axis=1),
+        "decoder_padding_mask": tf.concat(
+            [tf.ones([BATCH, 1], bool), tf.zeros([BATCH, NEW_TOKENS], bool)], axis=1),
+    }
+    step = tf.function(lambda x: lm.generate_step(x, stop_token_ids=None)["decoder_token_ids"],
+                       jit_compile=jit)
+    return lambda _: step(inputs)
+
+
+def naive(model):
+    """The tutorial's loop: re-decode the whole prefix (and re-encode) every step."""
+    last_logits = tf.function(lambda s, p: model((s, p), training=False)[:, -1],
+                              reduce_retracing=True)
+
+    def generate(source):
+        prefix = tf.fill([BATCH, 1], BOS)
+        for _ in range(NEW_TOKENS):
+            tokens = tf.argmax(mask_special(last_logits(source, prefix)), -1, tf.int32)
+            prefix = tf.concat([prefix, tokens[:, None]], axis=1)
+        return prefix[:, 1:]
+
+    return generate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--xla", action="store_true", help="also time jit_compile=True")
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    model = zoo.models.build("transformer_small", source_vocab_size=VOCAB,
+                             target_vocab_size=VOCAB, max_length=64)
+    source = make_sources()
+    model((source[:1], source[:1, :2]))
+    jits = [False, True] if args.xla else [False]
+    runs = {"naive prefix re-decoding": naive(model)}
+    for jit in jits:
+        tag = " (XLA)" if jit else ""
+        greedy, beam = ours(model, jit)
+        runs[f"ours greedy{tag}"] = greedy
+        runs[f"ours beam 4{tag}"] = beam
+        runs[f"keras-hub GreedySampler, BART{tag}"] = keras_hub_bart(
+            keras_hub.samplers.GreedySampler(), jit)
+        runs[f"keras-hub BeamSampler(4), BART{tag}"] = keras_hub_bart(
+            keras_hub.samplers.BeamSampler(num_beams=4), jit)
+        runs[f"keras-hub GreedySampler, our model{tag}"] = keras_hub_on_our_model(
+            model, keras_hub.samplers.GreedySampler(), jit)
+        runs[f"keras-hub BeamSampler(4), our model{tag}"] = keras_hub_on_our_model(
+            model, keras_hub.samplers.BeamSampler(num_beams=4), jit)
+
+    outputs, best = {}, {name: float("inf") for name in runs}
+    for name, function in runs.items():  # warm-up: tracing and compilation
+        outputs[name] = np.asarray(function(source))
+    for _ in range(args.rounds):
+        for name, function in runs.items():
+            start = time.perf_counter()
+            np.asarray(function(source))
+            best[name] = min(best[name], time.perf_counter() - start)
+
+    reference = outputs["naive prefix re-decoding"]
+    for name in runs:
+        if name.startswith("ours greedy") or name.startswith("keras-hub GreedySampler, our"):
+            same = np.array_equal(outputs[name], reference)
+            print(f"ids identical to naive: {name}: {same}")
+            assert same, name
+    base = {jit: best[f"keras-hub GreedySampler, BART{' (XLA)' if jit else ''}"] for jit in jits}
+    beam_base = {jit: best[f"keras-hub BeamSampler(4), BART{' (XLA)' if jit else ''}"]
+                 for jit in jits}
+    print("\n| run | new tokens/s | vs keras-hub greedy | vs keras-hub beam | vs naive |")
+    print("|---|---|---|---|---|")
+    for name, seconds in best.items():
+        jit = "(XLA)" in name
+        tokens = BATCH * NEW_TOKENS / seconds
+        print(f"| {name} | {tokens:,.0f} | {base[jit] / seconds:.2f}x | "
+              f"{beam_base[jit] / seconds:.2f}x | "
+              f"{best['naive prefix re-decoding'] / seconds:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()

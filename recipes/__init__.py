@@ -1,0 +1,1 @@
+"""Task recipes: `python -m recipes.<task>` trains, evaluates, exports and serves."""

@@ -1,0 +1,18 @@
+"""Attention models, each a `keras.Model` subclass, built by name from a registry.
+
+Example:
+
+>>> import zoo
+>>> model = zoo.models.build("lstm_bahdanau", source_vocab_size=50,
+...                          target_vocab_size=50)  # doctest: +SKIP
+"""
+
+from zoo.models.registry import Preset, build, get, names, register
+from zoo.models.transformer import Transformer
+from zoo.models.lstm_attention import LSTMAttentionSeq2Seq
+from zoo.models.classifiers import LSTMAttentionClassifier, TransformerClassifier
+from zoo.models.span_qa import BiDAFSpanQA, TransformerSpanQA, best_span
+
+__all__ = ["Preset", "build", "get", "names", "register", "Transformer", "LSTMAttentionSeq2Seq",
+           "LSTMAttentionClassifier", "TransformerClassifier", "BiDAFSpanQA",
+           "TransformerSpanQA", "best_span"]
