@@ -116,7 +116,6 @@ def _predictor(model, tokenizers, config, beam_size=None):
 
 def train(strategy, run_dir, splits, tokenizers, config):
     import zoo.data
-    import zoo.models
     from zoo import training
 
     print(common.rule("Training"))
@@ -126,8 +125,15 @@ def train(strategy, run_dir, splits, tokenizers, config):
         max_target_length=config["max_target_length"], shuffle=True, repeat=True,
         drop_remainder=FLAGS.strategy == "tpu", seed=FLAGS.seed)
     train_size = splits.info.get("sizes", {}).get("train")
-    steps = FLAGS.steps_per_epoch or max(1, math.ceil((train_size or 10_000) /
-                                                      FLAGS.batch_size))
+    if FLAGS.steps_per_epoch:
+        steps = FLAGS.steps_per_epoch
+    elif train_size:
+        steps = math.ceil(train_size / FLAGS.batch_size)
+    else:
+        raise common.RecipeError("The size of the training split is unknown; give "
+                                 "--steps_per_epoch.")
+    print(f"  {steps} steps an epoch of {FLAGS.batch_size} sentence pairs; padding is "
+          f"{zoo.data.padding_fraction(batches):.1%} of the batched tokens")
     with strategy.scope():
         model = _build_model(config, *tokenizers)
         optimizer = training.build_optimizer(
@@ -149,8 +155,8 @@ def train(strategy, run_dir, splits, tokenizers, config):
         model_dir=str(run_dir.path), strategy=strategy, optimizer=optimizer,
         loss=training.masked_sparse_crossentropy(FLAGS.label_smoothing),
         metrics=[training.masked_accuracy], jit_compile=FLAGS.jit_compile,
-        evaluate_fn=evaluate_fn, metric_name="bleu", metric_mode="max",
-        early_stopping_patience=FLAGS.early_stopping_patience)
+        batch_size=FLAGS.batch_size, evaluate_fn=evaluate_fn, metric_name="bleu",
+        metric_mode="max", early_stopping_patience=FLAGS.early_stopping_patience)
     return time.time() - started
 
 
