@@ -14,6 +14,8 @@ from zoo import _quiet  # noqa: F401  (before TensorFlow loads)
 
 from absl import app, flags, logging
 
+from zoo.errors import UsageError
+
 FLAGS = flags.FLAGS
 
 MODES = ("all", "train", "evaluate", "predict", "export")
@@ -71,7 +73,7 @@ def parse_hparams(text):
     values = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         if "=" not in item:
-            raise _usage_error(
+            raise UsageError(
                 f"--hparams item {item!r} is not of the form name=value "
                 "(e.g. --hparams=d_model=128,num_layers=2).")
         name, raw = (part.strip() for part in item.split("=", 1))
@@ -81,12 +83,6 @@ def parse_hparams(text):
             value = raw
         values[name] = value
     return values
-
-
-def _usage_error(message):
-    from zoo.errors import UsageError
-
-    return UsageError(message)
 
 
 def dataset_spec():
@@ -99,7 +95,7 @@ def dataset_spec():
     if not file_flags:
         return FLAGS.dataset
     if FLAGS["dataset"].present and FLAGS.dataset != "files":
-        raise _usage_error(
+        raise UsageError(
             f"--dataset={FLAGS.dataset} cannot be combined with "
             f"{', '.join('--' + f for f in file_flags)}: give either a dataset name or "
             "local files (--dataset=files is implied by the file flags).")
@@ -129,7 +125,7 @@ class RunDirectory:
 
     def load_config(self):
         if not self.config_path.exists():
-            raise _usage_error(
+            raise UsageError(
                 f"{self.path} holds no trained model (no {self.config_path.name}). "
                 "Train one first with --mode=train (or --mode=all), or point --model_dir "
                 "at the directory of an earlier run.")
@@ -140,7 +136,7 @@ class RunDirectory:
         for name in ("best.weights.h5", "last.weights.h5"):
             if self.file(name).exists():
                 return self.file(name)
-        raise _usage_error(
+        raise UsageError(
             f"{self.path} has no checkpoint yet (best.weights.h5 or last.weights.h5): "
             "train first with --mode=train.")
 
@@ -150,7 +146,7 @@ def read_inputs():
     if FLAGS.input:
         path = pathlib.Path(FLAGS.input)
         if not path.is_file():
-            raise _usage_error(f"--input file {path} does not exist.")
+            raise UsageError(f"--input file {path} does not exist.")
         text = path.read_text(encoding="utf-8", errors="replace")
     else:
         if sys.stdin.isatty():
@@ -158,7 +154,7 @@ def read_inputs():
         text = sys.stdin.read()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
-        raise _usage_error("--mode=predict got no input: give --input=FILE or pipe lines "
+        raise UsageError("--mode=predict got no input: give --input=FILE or pipe lines "
                            "into stdin.")
     return lines
 
@@ -215,11 +211,8 @@ def main(run):
     def _main(argv):
         if len(argv) > 1:
             raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-        from zoo.errors import UsageError
-        try:
-            from zoo.training import TrainingDiverged
-        except ImportError:  # the engine names its divergence error; absent, never raised
-            TrainingDiverged = RecipeError
+        from zoo.training import TrainingDiverged
+
         try:
             run()
         except (UsageError, RecipeError, TrainingDiverged) as error:
