@@ -50,6 +50,14 @@ flags.DEFINE_boolean("mixed_precision", False, "Train in mixed bfloat16/float16.
 flags.DEFINE_boolean("jit_compile", False, "Compile training and decoding steps with XLA.")
 flags.DEFINE_float("learning_rate", None, "Peak learning rate (default: the recipe's).")
 flags.DEFINE_integer("warmup_steps", None, "Linear warm-up steps of the learning rate.")
+flags.DEFINE_enum("lr_schedule", "inverse_sqrt", ["inverse_sqrt", "cosine"],
+                  "Decay after the warm-up: 1/sqrt(step), or a cosine to 0 at the last step.")
+flags.DEFINE_integer("average_last_epochs", 0,
+                     "Average the weights of the last N epochs after training and keep the "
+                     "average when it scores better on validation (0 or 1: off).")
+flags.DEFINE_integer("backup_steps", 0,
+                     "Back up the training state every N steps as well as every epoch, so a "
+                     "killed run loses at most N steps (0: at epoch ends only).")
 flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss.")
 flags.DEFINE_float("clipnorm", 1.0, "Gradient clipping by global norm (0 disables).")
 flags.DEFINE_integer("early_stopping_patience", None, "Epochs without improvement to stop.")
@@ -224,6 +232,49 @@ def main(run):
             sys.exit(130)
 
     app.run(_main)
+
+
+def training_options(steps_per_epoch):
+    """Keyword arguments of `build_optimizer` and `train` that come from shared flags."""
+    optimizer = dict(learning_rate=FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps,
+                     clipnorm=FLAGS.clipnorm or None, schedule=FLAGS.lr_schedule,
+                     total_steps=FLAGS.epochs * steps_per_epoch)
+    engine = dict(backup_freq=FLAGS.backup_steps or "epoch",
+                  keep_snapshots=FLAGS.average_last_epochs if FLAGS.average_last_epochs > 1
+                  else 0)
+    return optimizer, engine
+
+
+def average_last_epochs(model, run_dir, evaluate_fn, metric_name, strategy):
+    """Averages the last `--average_last_epochs` epochs' weights into `model`.
+
+    The average replaces `best.weights.h5` when `evaluate_fn` scores it at least as high
+    as the best single epoch; otherwise the model gets the best epoch's weights back.
+    Returns a line for the console.
+    """
+    from zoo import training
+
+    paths = training.snapshot_paths(run_dir.file("snapshots"))[-FLAGS.average_last_epochs:]
+    if FLAGS.average_last_epochs < 2 or len(paths) < 2:
+        return None
+    training.average_checkpoints(model, paths)
+    value = evaluate_fn(model)[metric_name]
+    best_path = run_dir.file("best.weights.h5")
+    state_path = run_dir.file("best.weights.h5.json")
+    best = json.loads(state_path.read_text())["value"] if state_path.exists() else None
+    first, last = (int(pathlib.Path(path).name.split(".")[0].removeprefix("epoch-"))
+                   for path in (paths[0], paths[-1]))
+    epochs = f"epochs {first}-{last}"
+    line = (f"  average of {epochs}: validation {metric_name} {value:.1f}"
+            + (f" (best single epoch {best:.1f})" if best is not None else ""))
+    if best is None or value >= best:
+        if training.is_chief(strategy):
+            model.save_weights(str(best_path), overwrite=True)
+            state_path.write_text(json.dumps(
+                {"metric": metric_name, "value": value, "epoch": f"average of {epochs}"}))
+        return line + ": the average is kept as the best checkpoint"
+    model.load_weights(str(best_path))
+    return line + ": the best single epoch is kept"
 
 
 class Seq2SeqPredictor:

@@ -134,11 +134,10 @@ def train(strategy, run_dir, splits, tokenizers, config):
                                  "--steps_per_epoch.")
     print(f"  {steps} steps an epoch of {FLAGS.batch_size} sentence pairs; padding is "
           f"{zoo.data.padding_fraction(batches):.1%} of the batched tokens")
+    optimizer_options, engine_options = common.training_options(steps)
     with strategy.scope():
         model = _build_model(config, *tokenizers)
-        optimizer = training.build_optimizer(
-            FLAGS.learning_rate, warmup_steps=FLAGS.warmup_steps,
-            clipnorm=FLAGS.clipnorm or None)
+        optimizer = training.build_optimizer(**optimizer_options)
     run_dir.save_config(config)
 
     sources, references = _pairs(splits.validation, FLAGS.eval_examples)
@@ -156,8 +155,13 @@ def train(strategy, run_dir, splits, tokenizers, config):
         loss=training.masked_sparse_crossentropy(FLAGS.label_smoothing),
         metrics=[training.masked_accuracy], jit_compile=FLAGS.jit_compile,
         batch_size=FLAGS.batch_size, evaluate_fn=evaluate_fn, metric_name="bleu",
-        metric_mode="max", early_stopping_patience=FLAGS.early_stopping_patience)
-    return time.time() - started
+        metric_mode="max", early_stopping_patience=FLAGS.early_stopping_patience,
+        **engine_options)
+    seconds = time.time() - started
+    averaged = common.average_last_epochs(model, run_dir, evaluate_fn, "bleu", strategy)
+    if averaged:
+        print(averaged)
+    return seconds
 
 
 def _restore(strategy, run_dir, config, tokenizers):

@@ -12,7 +12,7 @@ from layers.harness import (
     run_layer_test,
     to_numpy,
 )
-from zoo.layers import TransformerDecoderBlock, TransformerEncoderBlock
+from zoo.layers import TransformerDecoderBlock, TransformerEncoder, TransformerEncoderBlock
 from zoo.layers.masking import keras_mask
 
 B, T, S, D, H, FF = 2, 5, 4, 8, 2, 16
@@ -92,6 +92,39 @@ def test_encoder_harness(norm_first):
         run_mixed_precision_test=norm_first,
         mixed_precision_atol=0.25,
     )
+
+
+def _stack_reference(stack, input_data):
+    """The stack is its blocks applied in turn (then the final norm when pre-norm)."""
+    x, scores = input_data["inputs"], []
+    mask = input_data["attention_mask"]
+    for block in stack.blocks:
+        x, block_scores = (to_numpy(o) for o in block(
+            x, attention_mask=mask, return_attention_scores=True))
+        scores.append(block_scores)
+    if stack.final_norm is not None:
+        x = to_numpy(stack.final_norm(x))
+    return x, scores
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_stack_harness(norm_first):
+    x, _ = _sequences()
+    padding = np.array([[True] * T, [True] * (T - 2) + [False] * 2])
+    stack = run_layer_test(
+        TransformerEncoder,
+        init_kwargs={"num_layers": 2, "num_heads": H, "intermediate_dim": FF, "dropout": 0.1,
+                     "norm_first": norm_first},
+        input_data={"inputs": x, "attention_mask": padding[:, None, :]},
+        call_kwargs={"return_attention_scores": True},
+        expected_output_shape=((B, T, D), [(B, H, T, T)] * 2),
+        reference=_stack_reference,
+        float32_outputs=(1, 2),  # the scores of both blocks
+        run_training_test=not norm_first,
+        run_mixed_precision_test=norm_first,
+        mixed_precision_atol=0.25,
+    )
+    assert len(stack.blocks) == 2 and (stack.final_norm is not None) == norm_first
 
 
 @pytest.mark.parametrize("norm_first", [False, True])

@@ -103,3 +103,20 @@ def test_default_run_trains_evaluates_exports_and_predicts(tmp_path):
     exported = run_recipe("--mode=export", f"--model_dir={model_dir}")
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert (model_dir / "export" / "nmt" / "2" / "saved_model.pb").exists()
+
+
+def test_cosine_schedule_and_checkpoint_averaging(tmp_path):
+    result = run_recipe(
+        f"--model_dir={tmp_path}", "--mode=train", "--epochs=3", "--steps_per_epoch=15",
+        "--warmup_steps=10", "--lr_schedule=cosine", "--average_last_epochs=2",
+        "--backup_steps=5", "--eval_examples=20")
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = re.search(r"average of epochs 2-3: validation bleu [\d.]+ .*kept", result.stdout)
+    assert line, result.stdout[-2000:]
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [
+        "epoch-002.weights.h5", "epoch-003.weights.h5"]
+    assert (tmp_path / "best.weights.h5").exists()
+
+    too_short = run_recipe(f"--model_dir={tmp_path / 'short'}", "--mode=train", "--epochs=1",
+                           "--steps_per_epoch=5", "--lr_schedule=cosine")
+    assert_one_paragraph_error(too_short, "cosine schedule needs total_steps")

@@ -114,3 +114,18 @@ def test_masked_accuracy_and_token_count():
     assert float(counter.result()) == 6.0
     counter.reset_state()
     assert float(counter.result()) == 0.0
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    optimizer = build_optimizer(2e-3, warmup_steps=100, schedule="cosine", total_steps=1000)
+    schedule = optimizer._learning_rate
+    rates = [float(schedule(step)) for step in (0, 50, 100, 550, 1000, 2000)]
+    assert rates[0] == 0.0 and rates[1] == pytest.approx(1e-3)
+    assert rates[2] == pytest.approx(2e-3)  # the peak right after the warm-up
+    assert rates[3] == pytest.approx(1e-3, rel=1e-4)  # half-way down the cosine
+    assert rates[4] == pytest.approx(0.0, abs=1e-9) and rates[5] == pytest.approx(0.0, abs=1e-9)
+    assert optimizer.beta_2 == pytest.approx(0.98)
+    with pytest.raises(UsageError, match="total_steps greater than warmup_steps"):
+        build_optimizer(1e-3, warmup_steps=100, schedule="cosine", total_steps=100)
+    with pytest.raises(UsageError, match="inverse_sqrt, cosine"):
+        build_optimizer(1e-3, warmup_steps=100, schedule="linear")

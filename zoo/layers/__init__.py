@@ -11,20 +11,27 @@ Example:
 """
 
 from zoo.layers.attention import AdditiveAttention, DotProductAttention
+from zoo.layers.dropout import Dropout
 from zoo.layers.embedding import TokenAndPositionEmbedding
 from zoo.layers.multi_head_attention import MultiHeadAttention
 from zoo.layers.pooling import AttentionPooling
 from zoo.layers.position import LearnedPositionEmbedding, SinusoidalPositionEncoding
-from zoo.layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
+from zoo.layers.transformer import (
+    TransformerDecoderBlock,
+    TransformerEncoder,
+    TransformerEncoderBlock,
+)
 
 __all__ = [
     "AdditiveAttention",
     "AttentionPooling",
     "DotProductAttention",
+    "Dropout",
     "LearnedPositionEmbedding",
     "MultiHeadAttention",
     "SinusoidalPositionEncoding",
     "TokenAndPositionEmbedding",
     "TransformerDecoderBlock",
+    "TransformerEncoder",
     "TransformerEncoderBlock",
 ]

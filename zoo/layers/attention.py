@@ -85,7 +85,7 @@ class _SingleHeadAttention(keras.layers.Layer):
             key_length=key_length,
         )
         weights = masking.masked_softmax(self._scores(query, key), mask)
-        dropped = masking.attention_dropout(
+        dropped = masking.dropout(
             ops.cast(weights, value.dtype), self.dropout, self._seed_generator, training
         )
         context = ops.matmul(dropped, value)

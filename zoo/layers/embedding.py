@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from zoo.layers.dropout import Dropout
 from zoo.layers.position import LearnedPositionEmbedding, SinusoidalPositionEncoding
 
 _POSITIONS = {"sinusoidal": SinusoidalPositionEncoding, "learned": LearnedPositionEmbedding}
@@ -67,7 +68,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.position_encoding = _POSITIONS[position](
             max_length=self.max_length, dtype=self.dtype_policy, name="position_encoding"
         )
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy)
         self.supports_masking = self.mask_zero
 
     def build(self, token_ids_shape):

@@ -14,7 +14,6 @@ Example:
 [[0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]
 """
 
-import keras
 from keras import ops
 
 # Keras' public API has no accessor for the `_keras_mask` attribute; keras-hub uses this too.
@@ -138,33 +137,79 @@ def row_has_keys(mask, axis=-1):
     return ops.any(ops.cast(mask, "bool"), axis=axis)
 
 
-def attention_dropout(weights, rate, seed_generator, training, noise_shape=None):
-    """Inverted dropout on attention weights, active only when `training` is truthy.
+def _uint32(value):
+    return ops.convert_to_tensor(value, "uint32")
 
-    Philox draws dominate dropout on CPU (per-element `keras.random.dropout` made an XLA
-    attention training step 8x slower here), so each 31-bit random integer is split into
-    two 15-bit uniforms: half the draws. The keep probability is quantised to a multiple of
-    1/32768 and the kept weights are scaled by its exact inverse, so the expected value is
-    preserved exactly.
+
+def _hash32(x):
+    """lowbias32 (C. Wellons): a 32-bit integer hash whose every output bit depends on all
+    input bits; uint32 arithmetic wraps on every backend."""
+    x = ops.bitwise_xor(x, ops.right_shift(x, 16))
+    x = ops.multiply(x, _uint32(0x7FEB352D))
+    x = ops.bitwise_xor(x, ops.right_shift(x, 15))
+    x = ops.multiply(x, _uint32(0x846CA68B))
+    return ops.bitwise_xor(x, ops.right_shift(x, 16))
+
+
+# keras.random draws Philox numbers, whose 64-bit multiplies AVX2 CPUs cannot vectorise;
+# this counter-based 32-bit hash drew the same masks several times faster (bench/README.md).
+def random_keep_mask(shape, rate, seed_generator):
+    """A boolean `shape` mask, each entry True with probability `1 - rate`, independently.
+
+    Entry `i` (in row-major order) is kept when `hash(i ^ key) >= rate * 2**32`, where
+    `key` is hashed from the next seed of `seed_generator`; a new seed gives a new mask,
+    the same seed the same mask on every backend.
 
     Args:
-        weights: the attention weights (dropout runs in their dtype).
-        rate: the fraction of weights to drop.
-        seed_generator: a `keras.random.SeedGenerator` owned by the layer.
+        shape: the mask shape (ints, or scalar tensors for dynamic sizes).
+        rate: the drop probability, in `[0, 1)`.
+        seed_generator: a `keras.random.SeedGenerator`, advanced by one seed.
+
+    Returns:
+        `(keep, scale)`: the mask and `1 / P(keep)`, the exact inverse of the quantised
+        keep probability (so `where(keep, x * scale, 0)` has expectation `x`).
+
+    Example:
+
+    >>> import keras
+    >>> keep, scale = random_keep_mask((1000,), 0.25, keras.random.SeedGenerator(0))
+    >>> 0.7 < float(keras.ops.mean(keras.ops.cast(keep, "float32"))) < 0.8
+    True
+    """
+    threshold = min(int(round(rate * 2.0**32)), 2**32 - 1)
+    seed = ops.cast(seed_generator.next(), "uint32")
+    key = _hash32(ops.bitwise_xor(_hash32(seed[0] + _uint32(0x9E3779B9)), seed[1]))
+    count = 1
+    for size in shape:
+        count = count * size
+    counter = ops.cast(ops.reshape(ops.arange(count, dtype="int32"), shape), "uint32")
+    keep = ops.greater_equal(_hash32(ops.bitwise_xor(counter, key)), _uint32(threshold))
+    return keep, 2.0**32 / (2.0**32 - threshold)
+
+
+def dropout(x, rate, seed_generator, training, noise_shape=None):
+    """Inverted dropout of `x`, active only when `training` is truthy.
+
+    Args:
+        x: a tensor (dropout runs in its dtype).
+        rate: the fraction of entries to drop.
+        seed_generator: a `keras.random.SeedGenerator` owned by the calling layer.
         training: Python bool or None (None = inference).
-        noise_shape: shape of the Bernoulli draw, broadcast over `weights` (e.g. a 1 on the
-            head axis shares one draw across heads); None draws per element.
+        noise_shape: shape of the mask, broadcast over `x` (e.g. a 1 on the head axis of
+            attention weights shares one mask across heads); None entries take `x`'s
+            size; None draws per element.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> y = dropout(np.ones((1000,), "float32"), 0.5, keras.random.SeedGenerator(1), True)
+    >>> sorted(set(keras.ops.convert_to_numpy(y).tolist()))
+    [0.0, 2.0]
     """
     if not training or rate <= 0.0:
-        return weights
-    shape = tuple(ops.shape(weights)) if noise_shape is None else tuple(noise_shape)
-    last = shape[-1]
-    bits = keras.random.randint(
-        shape[:-1] + ((last + 1) // 2,), 0, 2**31 - 1, seed=seed_generator, dtype="int32"
-    )
-    uniforms = ops.concatenate([ops.bitwise_and(bits, 0x7FFF), ops.right_shift(bits, 16)], -1)
-    uniforms = uniforms[..., :last]
-    threshold = min(int(round(rate * 32768)), 32767)
-    scale = 32768.0 / (32768 - threshold)
-    keep = uniforms >= threshold
-    return ops.where(keep, weights * ops.cast(scale, weights.dtype), ops.zeros_like(weights))
+        return x
+    shape = ops.shape(x)
+    if noise_shape is not None:
+        shape = tuple(shape[i] if size is None else size for i, size in enumerate(noise_shape))
+    keep, scale = random_keep_mask(tuple(shape), rate, seed_generator)
+    return ops.where(keep, x * ops.cast(scale, x.dtype), ops.zeros_like(x))

@@ -230,7 +230,7 @@ class MultiHeadAttention(keras.layers.Layer):
         weights = masking.masked_softmax(scores, mask)
         # One dropout draw shared by all heads: random numbers are the costly part on CPU.
         batch, _, query_length, key_length = ops.shape(weights)
-        dropped = masking.attention_dropout(
+        dropped = masking.dropout(
             ops.cast(weights, value.dtype), self.dropout, self._seed_generator, training,
             noise_shape=(batch, 1, query_length, key_length),
         )

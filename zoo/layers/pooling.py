@@ -55,7 +55,7 @@ class AttentionPooling(keras.layers.Layer):
         hidden = ops.tanh(ops.matmul(inputs, self.kernel) + self.bias)
         scores = ops.squeeze(ops.matmul(hidden, self.score_vector[:, None]), -1)  # (b, T)
         weights = masking.masked_softmax(scores, mask)
-        dropped = masking.attention_dropout(
+        dropped = masking.dropout(
             ops.cast(weights, inputs.dtype), self.dropout, self._seed_generator, training
         )
         pooled = ops.squeeze(ops.matmul(dropped[:, None, :], inputs), 1)

@@ -3,6 +3,7 @@
 import keras
 
 from zoo.layers import masking
+from zoo.layers.dropout import Dropout
 from zoo.layers.multi_head_attention import MultiHeadAttention
 
 
@@ -59,7 +60,7 @@ class _TransformerBlock(keras.layers.Layer):
                 ),
             )
             setattr(
-                self, f"{name}_dropout", keras.layers.Dropout(self.dropout, dtype=policy)
+                self, f"{name}_dropout", Dropout(self.dropout, dtype=policy)
             )
         self.feedforward_intermediate = keras.layers.Dense(
             self.intermediate_dim, activation=self.activation, dtype=policy,
@@ -71,7 +72,7 @@ class _TransformerBlock(keras.layers.Layer):
         self.feedforward_norm = keras.layers.LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=policy, name="feedforward_norm"
         )
-        self.feedforward_dropout = keras.layers.Dropout(self.dropout, dtype=policy)
+        self.feedforward_dropout = Dropout(self.dropout, dtype=policy)
 
     def _build_feedforward(self, sequence_shape):
         self.feedforward_norm.build(sequence_shape)
@@ -163,6 +164,92 @@ class TransformerEncoderBlock(_TransformerBlock):
         x, scores = self._residual("self_attention", inputs, attend, training)
         x = self._feedforward(x, training)
         return (x, scores) if return_attention_scores else x
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerEncoder(keras.layers.Layer):
+    """A stack of `TransformerEncoderBlock`s (plus the final layer norm of pre-norm stacks).
+
+    The encoder of `zoo.models.Transformer`, `TransformerClassifier` and
+    `TransformerSpanQA`.
+
+    Args:
+        num_layers: number of blocks.
+        num_heads, intermediate_dim, key_dim, dropout, attention_dropout, activation,
+            norm_first, layer_norm_epsilon: as in `TransformerEncoderBlock`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> encoder = TransformerEncoder(2, num_heads=2, intermediate_dim=16)
+    >>> padding = np.array([[True, True, True, False, False]] * 2)
+    >>> out, scores = encoder(np.ones((2, 5, 8), "float32"), attention_mask=padding[:, None],
+    ...                       return_attention_scores=True)
+    >>> tuple(out.shape), len(scores), tuple(scores[0].shape)
+    ((2, 5, 8), 2, (2, 2, 5, 5))
+    """
+
+    def __init__(
+        self,
+        num_layers,
+        num_heads,
+        intermediate_dim,
+        key_dim=None,
+        dropout=0.0,
+        attention_dropout=None,
+        activation="relu",
+        norm_first=False,
+        layer_norm_epsilon=1e-5,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_layers = int(num_layers)
+        self.block_args = dict(
+            num_heads=num_heads, intermediate_dim=intermediate_dim, key_dim=key_dim,
+            dropout=dropout, attention_dropout=attention_dropout,
+            activation=keras.activations.serialize(keras.activations.get(activation)),
+            norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon,
+        )
+        self.blocks = [
+            TransformerEncoderBlock(**self.block_args, dtype=self.dtype_policy,
+                                    name=f"block_{i}")
+            for i in range(self.num_layers)
+        ]
+        self.final_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="final_norm"
+        ) if norm_first else None
+
+    def build(self, inputs_shape):
+        for block in self.blocks:
+            block.build(inputs_shape)
+        if self.final_norm is not None:
+            self.final_norm.build(inputs_shape)
+
+    def call(self, inputs, attention_mask=None, training=None, return_attention_scores=False):
+        """Returns the encoded sequence, and the blocks' attention scores when asked.
+
+        Args:
+            inputs: `(batch, T, features)`.
+            attention_mask: boolean, broadcastable to `(batch, T, T)`, e.g. the padding
+                mask as `(batch, 1, T)`.
+            training: bool.
+            return_attention_scores: bool; also return a list of `(batch, heads, T, T)`.
+        """
+        x, scores = inputs, []
+        for block in self.blocks:
+            x = block(x, attention_mask=attention_mask, training=training,
+                      return_attention_scores=return_attention_scores)
+            if return_attention_scores:
+                x, block_scores = x
+                scores.append(block_scores)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+        return (x, scores) if return_attention_scores else x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_layers": self.num_layers, **self.block_args})
+        return config
 
 
 @keras.saving.register_keras_serializable(package="zoo")

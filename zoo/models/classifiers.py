@@ -190,7 +190,7 @@ class LSTMAttentionClassifier(keras.Model):
             BidirectionalLSTM(units, dtype=policy, name=f"bilstm_{i}")
             for i in range(num_layers)
         ]
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
+        self.dropout_layer = layers.Dropout(dropout, dtype=policy, name="dropout")
         self.pooling = layers.AttentionPooling(
             self.attention_units, dtype=policy, name="attention_pooling"
         )
@@ -314,25 +314,17 @@ class TransformerClassifier(keras.Model):
             vocab_size, max_length + (pooling == "cls"), d_model, position=position,
             mask_zero=False, dropout=dropout, dtype=policy, name="embedding",
         )
-        self.encoder_blocks = [
-            layers.TransformerEncoderBlock(
-                num_heads, intermediate_dim, key_dim=d_model // num_heads,
-                dropout=dropout, attention_dropout=self.attention_dropout,
-                activation=activation, norm_first=norm_first,
-                layer_norm_epsilon=layer_norm_epsilon, dtype=policy,
-                name=f"encoder_block_{i}",
-            )
-            for i in range(num_layers)
-        ]
-        if norm_first:
-            self.final_norm = keras.layers.LayerNormalization(
-                epsilon=layer_norm_epsilon, dtype=policy, name="final_norm"
-            )
+        self.encoder = layers.TransformerEncoder(
+            num_layers, num_heads, intermediate_dim, key_dim=d_model // num_heads,
+            dropout=dropout, attention_dropout=self.attention_dropout, activation=activation,
+            norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon, dtype=policy,
+            name="encoder",
+        )
         if pooling == "attention":
             self.attention_pooling = layers.AttentionPooling(
                 d_model, dtype=policy, name="attention_pooling"
             )
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
+        self.dropout_layer = layers.Dropout(dropout, dtype=policy, name="dropout")
         self.classifier = keras.layers.Dense(num_classes, dtype=policy, name="classifier")
 
     def build(self, inputs_shape):
@@ -342,10 +334,7 @@ class TransformerClassifier(keras.Model):
         ids_shape = (inputs_shape[0], length)
         hidden = (*ids_shape, self.d_model)
         self.embedding.build(ids_shape)
-        for block in self.encoder_blocks:
-            block.build(hidden)
-        if self.norm_first:
-            self.final_norm.build(hidden)
+        self.encoder.build(hidden)
         if self.pooling == "attention":
             self.attention_pooling.build(hidden)
         self.classifier.build((inputs_shape[0], self.d_model))
@@ -358,18 +347,12 @@ class TransformerClassifier(keras.Model):
             cls = ops.full_like(token_ids[:, :1], CLS_ID)
             token_ids = ops.concatenate([cls, token_ids], axis=1)
         mask = padding_mask(token_ids)
-        x = self.embedding(token_ids, training=training)
-        scores = {"encoder": []}
-        for block in self.encoder_blocks:
-            x = block(
-                x, attention_mask=mask[:, None, :], training=training,
-                return_attention_scores=return_attention_scores,
-            )
-            if return_attention_scores:
-                x, block_scores = x
-                scores["encoder"].append(block_scores)
-        if self.norm_first:
-            x = self.final_norm(x)
+        x = self.encoder(self.embedding(token_ids, training=training),
+                         attention_mask=mask[:, None, :], training=training,
+                         return_attention_scores=return_attention_scores)
+        scores = {}
+        if return_attention_scores:
+            x, scores["encoder"] = x
         if self.pooling == "cls":
             pooled = x[:, 0, :]
         elif self.pooling == "mean":

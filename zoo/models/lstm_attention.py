@@ -29,6 +29,7 @@ from keras import ops
 
 from zoo import layers
 from zoo.errors import UsageError
+from zoo.layers import masking
 from zoo.layers.masking import masked_softmax
 from zoo.models import registry
 from zoo.models.transformer import check_batch, padding_mask
@@ -133,7 +134,7 @@ class LSTMAttentionSeq2Seq(keras.Model):
         self.output_projection = keras.layers.Dense(self.target_vocab_size,
                                                     name="output_projection")
         self.output_projection.build((None, None, self.units))
-        self.dropout_layer = keras.layers.Dropout(self.dropout, seed=seed)
+        self.dropout_layer = layers.Dropout(self.dropout, seed=seed)
         self._seed_generator = keras.random.SeedGenerator(seed)
         self.build()
 
@@ -220,10 +221,10 @@ class LSTMAttentionSeq2Seq(keras.Model):
         """Dropout masks `(T, layers - 1, b, u)` drawn before the recurrence (no RNG in it)."""
         if not training or self.dropout == 0 or self.num_layers == 1:
             return None
-        keep = keras.random.uniform(
-            (length, self.num_layers - 1, batch_size, self.units),
-            seed=self._seed_generator) >= self.dropout
-        return ops.cast(keep, dtype) / ops.cast(1.0 - self.dropout, dtype)
+        keep, scale = masking.random_keep_mask(
+            (length, self.num_layers - 1, batch_size, self.units), self.dropout,
+            self._seed_generator)
+        return ops.cast(keep, dtype) * ops.cast(scale, dtype)
 
     def _decode_teacher_forced(self, target_ids, memory, source_mask, states, training):
         embedded = self.dropout_layer(self.target_embedding(target_ids), training=training)

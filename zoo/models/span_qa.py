@@ -123,20 +123,12 @@ class TransformerSpanQA(keras.Model):
         self.segment_embedding = keras.layers.Embedding(
             2, d_model, dtype=policy, name="segment_embedding"
         )
-        self.encoder_blocks = [
-            layers.TransformerEncoderBlock(
-                num_heads, intermediate_dim, key_dim=d_model // num_heads,
-                dropout=dropout, attention_dropout=self.attention_dropout,
-                activation=activation, norm_first=norm_first,
-                layer_norm_epsilon=layer_norm_epsilon, dtype=policy,
-                name=f"encoder_block_{i}",
-            )
-            for i in range(num_layers)
-        ]
-        if norm_first:
-            self.final_norm = keras.layers.LayerNormalization(
-                epsilon=layer_norm_epsilon, dtype=policy, name="final_norm"
-            )
+        self.encoder = layers.TransformerEncoder(
+            num_layers, num_heads, intermediate_dim, key_dim=d_model // num_heads,
+            dropout=dropout, attention_dropout=self.attention_dropout, activation=activation,
+            norm_first=norm_first, layer_norm_epsilon=layer_norm_epsilon, dtype=policy,
+            name="encoder",
+        )
         self.span_head = keras.layers.Dense(2, dtype=policy, name="span_head")
 
     def build(self, inputs_shape):
@@ -147,10 +139,7 @@ class TransformerSpanQA(keras.Model):
             question_shape[1] + context_shape[1]
         )
         hidden = (context_shape[0], total, self.d_model)
-        for block in self.encoder_blocks:
-            block.build(hidden)
-        if self.norm_first:
-            self.final_norm.build(hidden)
+        self.encoder.build(hidden)
         self.span_head.build(hidden)
         self.built = True
 
@@ -164,17 +153,10 @@ class TransformerSpanQA(keras.Model):
         x = ops.concatenate([question, context], axis=1)
         context_mask = padding_mask(context_ids)
         mask = ops.concatenate([padding_mask(question_ids), context_mask], axis=1)
-        scores = []
-        for block in self.encoder_blocks:
-            x = block(
-                x, attention_mask=mask[:, None, :], training=training,
-                return_attention_scores=return_attention_scores,
-            )
-            if return_attention_scores:
-                x, block_scores = x
-                scores.append(block_scores)
-        if self.norm_first:
-            x = self.final_norm(x)
+        x = self.encoder(x, attention_mask=mask[:, None, :], training=training,
+                         return_attention_scores=return_attention_scores)
+        if return_attention_scores:
+            x, scores = x
         question_length = ops.shape(question_ids)[1]
         logits = self.span_head(x[:, question_length:, :])
         start = _masked_logits(logits[..., 0], context_mask)
@@ -232,7 +214,7 @@ class BiDAFSpanQA(keras.Model):
         self.contextual = BidirectionalLSTM(units, dtype=policy, name="contextual_bilstm")
         self.modelling = BidirectionalLSTM(units, dtype=policy, name="modelling_bilstm")
         self.end_modelling = BidirectionalLSTM(units, dtype=policy, name="end_bilstm")
-        self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
+        self.dropout_layer = layers.Dropout(dropout, dtype=policy, name="dropout")
         self.start_head = keras.layers.Dense(1, dtype=policy, name="start_head")
         self.end_head = keras.layers.Dense(1, dtype=policy, name="end_head")
 

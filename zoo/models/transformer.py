@@ -176,18 +176,17 @@ class Transformer(keras.Model):
             activation=activation, norm_first=norm_first,
             layer_norm_epsilon=layer_norm_epsilon, dtype=self.dtype_policy,
         )
-        self.encoder_blocks = [
-            layers.TransformerEncoderBlock(**block_args, name=f"encoder_block_{i}")
-            for i in range(self.num_encoder_layers)
-        ]
+        self.encoder = layers.TransformerEncoder(
+            self.num_encoder_layers, **block_args, name="encoder"
+        )
         self.decoder_blocks = [
             layers.TransformerDecoderBlock(**block_args, name=f"decoder_block_{i}")
             for i in range(self.num_decoder_layers)
         ]
         if norm_first:
-            norm = dict(epsilon=layer_norm_epsilon, dtype=self.dtype_policy)
-            self.encoder_norm = keras.layers.LayerNormalization(**norm, name="encoder_norm")
-            self.decoder_norm = keras.layers.LayerNormalization(**norm, name="decoder_norm")
+            self.decoder_norm = keras.layers.LayerNormalization(
+                epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="decoder_norm"
+            )
         if not tie_output:
             self.output_projection = keras.layers.Dense(
                 target_vocab_size, dtype=self.dtype_policy, name="output_projection"
@@ -200,12 +199,10 @@ class Transformer(keras.Model):
         self.source_embedding.build(source_shape)
         if not self.share_embeddings:
             self.target_embedding.build(target_shape)
-        for block in self.encoder_blocks:
-            block.build(hidden)
+        self.encoder.build(hidden)
         for block in self.decoder_blocks:
             block.build(target_hidden, hidden)
         if self.norm_first:
-            self.encoder_norm.build(hidden)
             self.decoder_norm.build(target_hidden)
         if not self.tie_output:
             self.output_projection.build(target_hidden)
@@ -217,18 +214,11 @@ class Transformer(keras.Model):
         source_mask = padding_mask(source_ids)
         attention_mask = source_mask[:, None, :]
         x = self.source_embedding(source_ids, training=training)
-        scores = []
-        for block in self.encoder_blocks:
-            x = block(
-                x, attention_mask=attention_mask, training=training,
-                return_attention_scores=return_attention_scores,
-            )
-            if return_attention_scores:
-                x, block_scores = x
-                scores.append(block_scores)
-        if self.norm_first:
-            x = self.encoder_norm(x)
-        return x, source_mask, scores
+        if return_attention_scores:
+            x, scores = self.encoder(x, attention_mask=attention_mask, training=training,
+                                     return_attention_scores=True)
+            return x, source_mask, scores
+        return self.encoder(x, attention_mask=attention_mask, training=training), source_mask, []
 
     def _logits(self, hidden):
         if self.tie_output:

@@ -7,14 +7,17 @@ Example:
 >>> loss = zoo.training.masked_sparse_crossentropy(label_smoothing=0.1)
 """
 
+from zoo.training.averaging import average_checkpoints
 from zoo.training.callbacks import (
     BestCheckpoint,
     DivergenceGuard,
     EpochEvaluation,
+    EpochSnapshots,
     LastCheckpoint,
     ScalarSummaries,
     Throughput,
     TrainingDiverged,
+    snapshot_paths,
 )
 from zoo.training.losses import (
     MaskedAccuracy,
@@ -40,6 +43,7 @@ __all__ = [
     "BestCheckpoint",
     "DivergenceGuard",
     "EpochEvaluation",
+    "EpochSnapshots",
     "LastCheckpoint",
     "ScalarSummaries",
     "Throughput",
@@ -49,6 +53,7 @@ __all__ = [
     "STRATEGY_NAMES",
     "TokenCount",
     "TransformerSchedule",
+    "average_checkpoints",
     "build_optimizer",
     "count_nonpad_tokens",
     "get_strategy",
@@ -58,6 +63,7 @@ __all__ = [
     "num_workers",
     "per_replica_batch_size",
     "set_precision",
+    "snapshot_paths",
     "train",
     "worker_index",
 ]

@@ -238,6 +238,52 @@ class LastCheckpoint(keras.callbacks.Callback):
             self.model.save_weights(self.filepath, overwrite=True)
 
 
+class EpochSnapshots(keras.callbacks.Callback):
+    """Keeps the weights of the last `keep` epochs as `<directory>/epoch-NNN.weights.h5`.
+
+    They are what `average_checkpoints` averages (the chief writes them; older ones are
+    deleted as new ones come).
+
+    Args:
+        directory: where the snapshots go.
+        keep: how many of the latest epochs to keep.
+        write: whether this worker writes (the chief).
+
+    Example:
+
+    >>> callback = EpochSnapshots("/tmp/run/snapshots", keep=3)
+    """
+
+    def __init__(self, directory, keep, write=True):
+        super().__init__()
+        if keep < 1:
+            raise ValueError(f"keep must be >= 1, got {keep}.")
+        self.directory = directory
+        self.keep = keep
+        self.write = write
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.write:
+            return
+        os.makedirs(self.directory, exist_ok=True)
+        self.model.save_weights(snapshot_path(self.directory, epoch + 1), overwrite=True)
+        for path in snapshot_paths(self.directory)[:-self.keep]:
+            os.remove(path)
+
+
+def snapshot_path(directory, epoch):
+    return os.path.join(directory, f"epoch-{epoch:03d}.weights.h5")
+
+
+def snapshot_paths(directory):
+    """The snapshots in `directory`, oldest epoch first."""
+    if not os.path.isdir(directory):
+        return []
+    names = sorted(name for name in os.listdir(directory)
+                   if name.startswith("epoch-") and name.endswith(".weights.h5"))
+    return [os.path.join(directory, name) for name in names]
+
+
 class ScalarSummaries(keras.callbacks.Callback):
     """Writes every epoch's logs as TensorBoard scalars (`<log_dir>/train`, `epoch_<name>`).
 
@@ -315,8 +361,10 @@ __all__ = [
     "BestCheckpoint",
     "DivergenceGuard",
     "EpochEvaluation",
+    "EpochSnapshots",
     "LastCheckpoint",
     "ScalarSummaries",
     "Throughput",
     "TrainingDiverged",
+    "snapshot_paths",
 ]

@@ -60,14 +60,20 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"d_model": self.d_model, "warmup_steps": self.warmup_steps, "scale": self.scale}
 
 
-def build_optimizer(learning_rate=1e-3, clipnorm=None, warmup_steps=None):
-    """Adam for the recipes: inverse-square-root warm-up when `warmup_steps` is given.
+SCHEDULES = ("inverse_sqrt", "cosine")
+
+
+def build_optimizer(learning_rate=1e-3, clipnorm=None, warmup_steps=None,
+                    schedule="inverse_sqrt", total_steps=None):
+    """Adam for the recipes, with a warm-up schedule when `warmup_steps` is given.
 
     With `warmup_steps`, `learning_rate` is the peak: the rate rises linearly to it over
-    `warmup_steps` steps and then decays as `1 / sqrt(step)`
-    (`TransformerSchedule.from_peak`). A `TransformerSchedule` may also be passed as
-    `learning_rate` (the paper's `d_model` form). Either way Adam uses the paper's
-    β2 = 0.98, ε = 1e-9; otherwise Keras' Adam defaults.
+    `warmup_steps` steps, then decays as `1 / sqrt(step)` (`schedule="inverse_sqrt"`,
+    `TransformerSchedule.from_peak`) or along a cosine to 0 at `total_steps`
+    (`schedule="cosine"`, Keras' `CosineDecay`; better when the step budget is short
+    and known). A `TransformerSchedule` may also be passed as `learning_rate` (the
+    paper's `d_model` form). With a schedule Adam uses the paper's β2 = 0.98, ε = 1e-9;
+    otherwise Keras' Adam defaults.
 
     Gradient clipping bounds the global norm of the gradients. Keras clips before the
     cross-replica sum, so under a strategy with n replicas each replica's share is
@@ -77,22 +83,39 @@ def build_optimizer(learning_rate=1e-3, clipnorm=None, warmup_steps=None):
         learning_rate: a float (the peak with `warmup_steps`) or a `LearningRateSchedule`.
         clipnorm: the largest global gradient norm, or None for no clipping.
         warmup_steps: steps of linear warm-up, or None for a constant rate.
+        schedule: the decay after the warm-up, `"inverse_sqrt"` or `"cosine"`.
+        total_steps: all training steps, warm-up included (needed by `"cosine"`).
 
     Example:
 
     >>> optimizer = build_optimizer(2e-3, clipnorm=1.0, warmup_steps=300)
     >>> round(float(optimizer.learning_rate), 6)  # step 1 of 300
     7e-06
+    >>> cosine = build_optimizer(2e-3, warmup_steps=300, schedule="cosine", total_steps=3000)
     """
     if clipnorm is not None and clipnorm <= 0:
         raise UsageError(f"clipnorm must be positive (got {clipnorm}); pass None to disable "
                          "clipping.")
+    if schedule not in SCHEDULES:
+        raise UsageError(f"Unknown learning-rate schedule {schedule!r}; choose one of "
+                         f"{', '.join(SCHEDULES)}.")
     if warmup_steps is not None:
         if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
             raise UsageError("Pass either warmup_steps with a peak learning rate, or a "
                              "learning-rate schedule, not both.")
-        learning_rate = TransformerSchedule.from_peak(learning_rate, warmup_steps)
-    if isinstance(learning_rate, TransformerSchedule):
+        if learning_rate <= 0:
+            raise UsageError(f"The learning rate must be positive, got {learning_rate}.")
+        if schedule == "cosine":
+            if total_steps is None or total_steps <= warmup_steps:
+                raise UsageError(
+                    f"The cosine schedule needs total_steps greater than warmup_steps "
+                    f"({warmup_steps}), got {total_steps}: train longer or warm up less.")
+            learning_rate = keras.optimizers.schedules.CosineDecay(
+                0.0, decay_steps=total_steps - warmup_steps, warmup_target=learning_rate,
+                warmup_steps=warmup_steps)
+        else:
+            learning_rate = TransformerSchedule.from_peak(learning_rate, warmup_steps)
+    if isinstance(learning_rate, (TransformerSchedule, keras.optimizers.schedules.CosineDecay)):
         return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.98,
                                      epsilon=1e-9, global_clipnorm=clipnorm)
     return keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=clipnorm)

@@ -13,6 +13,7 @@ from zoo.training.callbacks import (
     BestCheckpoint,
     DivergenceGuard,
     EpochEvaluation,
+    EpochSnapshots,
     LastCheckpoint,
     ScalarSummaries,
     Throughput,
@@ -44,6 +45,7 @@ def train(
     callbacks=None,
     batch_size=None,
     backup_freq="epoch",
+    keep_snapshots=0,
     blowup_factor=10.0,
     verbose=1,
 ):
@@ -92,7 +94,10 @@ def train(
         callbacks: more Keras callbacks, run after the engine's.
         batch_size: the nominal global batch size (e.g. the `--batch_size` flag), checked
             against the replicas when the batches have no static size (length-bucketed).
-        backup_freq: `"epoch"` or a number of steps between backups.
+        backup_freq: `"epoch"` or a number of steps between backups (a run killed
+            mid-epoch then resumes from the last backup step, not the epoch start).
+        keep_snapshots: how many of the latest epochs' weights to keep in `snapshots/`
+            (0: none).
         blowup_factor: the loss counts as blown up above this multiple of its best value;
             None checks for NaN/inf only.
         verbose: Keras progress output (0, 1 or 2); only the chief prints.
@@ -146,6 +151,9 @@ def train(
         keras.callbacks.BackupAndRestore(backup_dir, save_freq=backup_freq),
         LastCheckpoint(os.path.join(model_dir, "last.weights.h5"), write=chief),
     ]
+    if keep_snapshots:
+        engine_callbacks.append(EpochSnapshots(os.path.join(model_dir, "snapshots"),
+                                               keep_snapshots, write=chief))
     if metric_name:
         engine_callbacks.append(BestCheckpoint(
             os.path.join(model_dir, "best.weights.h5"), metric_name, metric_mode, write=chief))
