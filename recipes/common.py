@@ -56,8 +56,9 @@ flags.DEFINE_integer("average_last_epochs", 0,
                      "Average the weights of the last N epochs after training and keep the "
                      "average when it scores better on validation (0 or 1: off).")
 flags.DEFINE_integer("backup_steps", 0,
-                     "Back up the training state every N steps as well as every epoch, so a "
-                     "killed run loses at most N steps (0: at epoch ends only).")
+                     "Back up the training state every N steps as well as every epoch: a "
+                     "killed run resumes with at most N steps of training lost (Keras then "
+                     "runs the interrupted epoch's steps in full). 0: at epoch ends only.")
 flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss.")
 flags.DEFINE_float("clipnorm", 1.0, "Gradient clipping by global norm (0 disables).")
 flags.DEFINE_integer("early_stopping_patience", None, "Epochs without improvement to stop.")

@@ -9,10 +9,11 @@ from zoo.layers import masking
 class Dropout(keras.layers.Layer):
     """Inverted dropout, as `keras.layers.Dropout`, drawing its mask from a 32-bit hash.
 
-    `keras.random` draws Philox numbers, slow on CPUs without 64-bit vector multiplies
-    (AVX2); `zoo.layers.masking.random_keep_mask` draws the same Bernoulli masks several
-    times faster, identically on every backend. The kept entries are scaled by the exact
-    inverse of the keep probability, so the expectation is unchanged.
+    Keras' dropout draws Philox numbers through `keras.random`, which made XLA-compiled
+    training steps on CPU much slower (bench/README.md, "Dropout");
+    `zoo.layers.masking.random_keep_mask` draws the same Bernoulli masks from a 32-bit
+    integer hash of a counter, identically on every backend. The kept entries are scaled
+    by the exact inverse of the keep probability, so the expectation is unchanged.
 
     Args:
         rate: float in `[0, 1)`, the fraction of the inputs to drop.

@@ -151,8 +151,8 @@ def _hash32(x):
     return ops.bitwise_xor(x, ops.right_shift(x, 16))
 
 
-# keras.random draws Philox numbers, whose 64-bit multiplies AVX2 CPUs cannot vectorise;
-# this counter-based 32-bit hash drew the same masks several times faster (bench/README.md).
+# Keras' dropout (keras.random's Philox draws) dominated XLA-compiled training steps on
+# CPU; masks from this counter-based 32-bit hash are far cheaper (bench/README.md, Dropout).
 def random_keep_mask(shape, rate, seed_generator):
     """A boolean `shape` mask, each entry True with probability `1 - rate`, independently.
 

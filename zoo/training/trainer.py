@@ -95,7 +95,8 @@ def train(
         batch_size: the nominal global batch size (e.g. the `--batch_size` flag), checked
             against the replicas when the batches have no static size (length-bucketed).
         backup_freq: `"epoch"` or a number of steps between backups (a run killed
-            mid-epoch then resumes from the last backup step, not the epoch start).
+            mid-epoch then resumes with the weights, optimizer state and schedule of its
+            last backup step; Keras runs that epoch's steps in full again).
         keep_snapshots: how many of the latest epochs' weights to keep in `snapshots/`
             (0: none).
         blowup_factor: the loss counts as blown up above this multiple of its best value;
