@@ -7,6 +7,7 @@ training time.
 
     python bench/multi30k.py                       # the Transformer preset
     python bench/multi30k.py --preset=nmt_multi30k_lstm
+    python bench/multi30k.py --batch_size=64    # any other flag goes to the recipe
 
 Needs ../shared/data/multi30k (see its README); exits with a message when it is absent.
 """
@@ -31,22 +32,20 @@ def recipe(flagfile, *flags, capture=False):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="nmt_multi30k")
-    parser.add_argument("--extra", nargs="*", default=[],
-                        help="more recipe flags, e.g. --epochs=10")
-    args = parser.parse_args()
+    args, extra = parser.parse_known_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: this benchmark needs the shared Multi30k corpus.")
     import sacrebleu
 
     flagfile = ROOT / "recipes" / "configs" / f"{args.preset}.flags"
     started = time.time()
-    recipe(flagfile, "--mode=train", *args.extra)
+    recipe(flagfile, "--mode=train", *extra)
     train_minutes = (time.time() - started) / 60
 
     source = DATA / "test_2016_flickr.de"
     references = (DATA / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()
     started = time.time()
-    output = recipe(flagfile, "--mode=predict", f"--input={source}", *args.extra,
+    output = recipe(flagfile, "--mode=predict", f"--input={source}", *extra,
                     capture=True).stdout.splitlines()
     decode_seconds = time.time() - started
     if len(output) != len(references):

@@ -135,7 +135,9 @@ class LSTMAttentionSeq2Seq(keras.Model):
                                                     name="output_projection")
         self.output_projection.build((None, None, self.units))
         self.dropout_layer = layers.Dropout(self.dropout, seed=seed)
-        self._seed_generator = keras.random.SeedGenerator(seed)
+        # Its own seed: with the dropout layer's, their masks would coincide entry by entry.
+        self._seed_generator = keras.random.SeedGenerator(
+            None if seed is None else seed + 1)
         self.build()
 
     def build(self, input_shape=None):
