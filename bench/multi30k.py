@@ -8,6 +8,7 @@ training time.
     python bench/multi30k.py                       # the Transformer preset
     python bench/multi30k.py --preset=nmt_multi30k_lstm
     python bench/multi30k.py --batch_size=64    # any other flag goes to the recipe
+    python bench/multi30k.py --skip_training --length_penalty=1.0   # re-score a trained run
 
 Needs ../shared/data/multi30k (see its README); exits with a message when it is absent.
 """
@@ -32,15 +33,19 @@ def recipe(flagfile, *flags, capture=False):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="nmt_multi30k")
+    parser.add_argument("--skip_training", action="store_true",
+                        help="decode and score the preset's trained model_dir as it is")
     args, extra = parser.parse_known_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: this benchmark needs the shared Multi30k corpus.")
     import sacrebleu
 
     flagfile = ROOT / "recipes" / "configs" / f"{args.preset}.flags"
-    started = time.time()
-    recipe(flagfile, "--mode=train", *extra)
-    train_minutes = (time.time() - started) / 60
+    training = ""
+    if not args.skip_training:
+        started = time.time()
+        recipe(flagfile, "--mode=train", *extra)
+        training = f", training {(time.time() - started) / 60:.1f} min"
 
     source = DATA / "test_2016_flickr.de"
     references = (DATA / "test_2016_flickr.en").read_text(encoding="utf-8").splitlines()
@@ -54,7 +59,7 @@ def main():
     bleu = sacrebleu.metrics.BLEU(lowercase=True)
     score = bleu.corpus_score(output, [references])
     print(f"\n{args.preset}: test_2016_flickr BLEU {score.score:.1f} "
-          f"({bleu.get_signature()}), training {train_minutes:.1f} min, "
+          f"({bleu.get_signature()}){training}, "
           f"decoding 1,000 sentences {decode_seconds:.0f} s (process start included)")
 
 
