@@ -11,8 +11,10 @@ import os
 import sys
 import warnings
 
-# TensorFlow reads these when its shared library loads, so they must be set first.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow reads these when its shared library loads, so they must be set first. Level 3:
+# TF logs notices at ERROR too (oneDNN's boolean-mask fallback in every LSTM step); real
+# failures still reach Python as exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 

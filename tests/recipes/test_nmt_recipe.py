@@ -120,3 +120,12 @@ def test_cosine_schedule_and_checkpoint_averaging(tmp_path):
     too_short = run_recipe(f"--model_dir={tmp_path / 'short'}", "--mode=train", "--epochs=1",
                            "--steps_per_epoch=5", "--lr_schedule=cosine")
     assert_one_paragraph_error(too_short, "cosine schedule needs total_steps")
+
+
+def test_lstm_run_prints_no_tensorflow_log_lines(tmp_path):
+    """TensorFlow's runtime notices (oneDNN falling back on an LSTM's boolean mask) stay hidden."""
+    result = run_recipe(f"--model_dir={tmp_path}", "--model=lstm_bahdanau", "--mode=train",
+                        "--epochs=1", "--steps_per_epoch=2", "--eval_examples=4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    for text in ("E0000", "W0000", "oneDNN", "Traceback"):
+        assert text not in result.stderr, result.stderr[-3000:]
