@@ -29,7 +29,7 @@ def bucket_boundaries(max_length):
     """Bucket edges one apart up to 20, then growing by about 10%: 4, 5, ..., 20, 22, 24, ...
 
     Batches bucket by the longer of source and target, so some padding stays whatever the
-    edges; on Multi30k these pad 7.8% of the tokens, edges growing by 25% pad 13.9%.
+    edges; on Multi30k these pad 7-8% of the tokens, edges growing by 25% pad 13.9%.
     """
     boundaries, edge = [], 4
     while edge <= max_length:
