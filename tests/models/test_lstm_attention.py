@@ -120,3 +120,11 @@ def test_bad_hyper_parameters_raise_usage_errors():
         tiny(units=13)
     with pytest.raises(UsageError, match="lstm_bahdanau"):
         zoo.models.build("lstm_bahdanu", source_vocab_size=5, target_vocab_size=5)
+
+
+def test_seeded_dropout_sources_draw_different_masks():
+    """The inter-layer masks and the Dropout layer must not share a seed stream."""
+    model = tiny(dropout=0.3, seed=7)
+    layer_seed = ops.convert_to_numpy(model.dropout_layer.seed_generator.next())
+    inter_layer_seed = ops.convert_to_numpy(model._seed_generator.next())
+    assert not np.array_equal(layer_seed, inter_layer_seed)
