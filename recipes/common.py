@@ -63,6 +63,8 @@ flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss
 flags.DEFINE_float("clipnorm", 1.0, "Gradient clipping by global norm (0 disables).")
 flags.DEFINE_integer("early_stopping_patience", None, "Epochs without improvement to stop.")
 flags.DEFINE_integer("vocab_size", None, "Subword vocabulary size to train.")
+flags.DEFINE_boolean("shared_vocab", False,
+                     "Seq2seq: one subword vocabulary for source and target (train it on both).")
 flags.DEFINE_integer("max_source_length", None, "Longest input in tokens; longer is truncated.")
 flags.DEFINE_integer("max_target_length", None, "Longest output in tokens; longer is truncated.")
 flags.DEFINE_integer("beam_size", 4, "Beam size of decoding (1: greedy).")

@@ -57,26 +57,30 @@ def _pairs(records, limit=None):
 
 
 def _tokenizers(run_dir, splits, config):
-    """Loads the run's vocabularies, or trains and saves them on the training split."""
+    """`(source, target)` tokenizers from the run's vocabularies, learnt on the training
+    split first if absent; a shared vocabulary (`vocab.shared.txt`) serves both sides."""
     from zoo import text
 
-    source_path = run_dir.file("vocab.source.txt")
-    target_path = run_dir.file("vocab.target.txt")
-    if source_path.exists() and target_path.exists():
-        return (text.SubwordTokenizer.load(source_path, lowercase=config["lowercase"]),
-                text.SubwordTokenizer.load(target_path, lowercase=config["lowercase"]))
+    sides = ("shared",) if config.get("shared_vocab") else ("source", "target")
+    paths = [run_dir.file(f"vocab.{side}.txt") for side in sides]
+    if not all(path.exists() for path in paths):
+        _learn_vocabularies(splits.train, sides, paths, config)
+    loaded = [text.SubwordTokenizer.load(path, lowercase=config["lowercase"])
+              for path in paths]
+    return loaded * 2 if len(loaded) == 1 else loaded
+
+
+def _learn_vocabularies(records, sides, paths, config):
+    from zoo import text
+
     print(common.rule("Vocabulary"))
-    source = text.train_subword_tokenizer(
-        splits.train.map(lambda r: r["source"]), config["vocab_size"],
-        lowercase=config["lowercase"])
-    target = text.train_subword_tokenizer(
-        splits.train.map(lambda r: r["target"]), config["vocab_size"],
-        lowercase=config["lowercase"])
-    source.save(source_path)
-    target.save(target_path)
-    print(f"  source {source.vocabulary_size} and target {target.vocabulary_size} "
-          f"subwords, saved in {run_dir.path}")
-    return source, target
+    texts = {side: records.map(lambda r, side=side: r[side]) for side in ("source", "target")}
+    texts["shared"] = texts["source"].concatenate(texts["target"])
+    for side, path in zip(sides, paths):
+        tokenizer = text.train_subword_tokenizer(texts[side], config["vocab_size"],
+                                                 lowercase=config["lowercase"])
+        tokenizer.save(path)
+        print(f"  {side} vocabulary: {tokenizer.vocabulary_size} subwords, saved as {path}")
 
 
 def _config(run_dir):
@@ -90,8 +94,13 @@ def _config(run_dir):
                 f"{run_dir.path} holds a {saved['model']} run but --model={FLAGS.model}: "
                 "use another --model_dir, or the same --model to resume it.")
         return saved
+    hparams = common.parse_hparams(FLAGS.hparams)
+    if hparams.get("share_embeddings") and not FLAGS.shared_vocab:
+        raise common.RecipeError(
+            "--hparams=share_embeddings=true needs one vocabulary for source and target: "
+            "add --shared_vocab.")
     return dict(
-        task=TASK, model=FLAGS.model, hparams=common.parse_hparams(FLAGS.hparams),
+        task=TASK, model=FLAGS.model, hparams=hparams, shared_vocab=FLAGS.shared_vocab,
         vocab_size=FLAGS.vocab_size, lowercase=FLAGS.lowercase,
         max_source_length=FLAGS.max_source_length,
         max_target_length=FLAGS.max_target_length)

@@ -129,3 +129,20 @@ def test_lstm_run_prints_no_tensorflow_log_lines(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     for text in ("E0000", "W0000", "oneDNN", "Traceback"):
         assert text not in result.stderr, result.stderr[-3000:]
+
+
+def test_shared_vocabulary_with_shared_embeddings(tmp_path):
+    flags = (f"--model_dir={tmp_path}", "--shared_vocab", "--hparams=share_embeddings=true")
+    result = run_recipe(*flags, "--mode=train", "--epochs=1", "--steps_per_epoch=5",
+                        "--warmup_steps=2", "--eval_examples=4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("vocab.*")) == ["vocab.shared.txt"]
+    assert "shared vocabulary:" in result.stdout
+    predicted = run_recipe(f"--model_dir={tmp_path}", "--mode=predict",
+                           input_text="March 3rd, 2021\n")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert predicted.stdout.count("\n") == 1  # one translation (maybe empty, 5 steps in)
+
+    unshared = run_recipe(f"--model_dir={tmp_path / 'unshared'}", "--mode=train",
+                          "--hparams=share_embeddings=true")
+    assert_one_paragraph_error(unshared, "share_embeddings=true", "--shared_vocab")
