@@ -93,6 +93,11 @@ def _config(run_dir):
             raise common.RecipeError(
                 f"{run_dir.path} holds a {saved['model']} run but --model={FLAGS.model}: "
                 "use another --model_dir, or the same --model to resume it.")
+        if saved.get("shared_vocab", False) != FLAGS.shared_vocab:
+            raise common.RecipeError(
+                f"{run_dir.path} holds a run with shared_vocab={saved.get('shared_vocab', False)}"
+                f" but --shared_vocab={FLAGS.shared_vocab}: use another --model_dir, or the "
+                "same flag to resume it.")
         return saved
     hparams = common.parse_hparams(FLAGS.hparams)
     if hparams.get("share_embeddings") and not FLAGS.shared_vocab:

@@ -142,6 +142,8 @@ def test_shared_vocabulary_with_shared_embeddings(tmp_path):
                            input_text="March 3rd, 2021\n")
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert predicted.stdout.count("\n") == 1  # one translation (maybe empty, 5 steps in)
+    resumed = run_recipe(f"--model_dir={tmp_path}", "--mode=train")
+    assert_one_paragraph_error(resumed, "shared_vocab=True", "--shared_vocab=False")
 
     unshared = run_recipe(f"--model_dir={tmp_path / 'unshared'}", "--mode=train",
                           "--hparams=share_embeddings=true")
