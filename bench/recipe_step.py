@@ -5,9 +5,9 @@ Each variant is `transformer_small` with `--hparams`-style overrides, compiled a
 cross-entropy, no XLA unless `--jit`), and trained with `train_on_batch` on random ids in
 three length-bucketed shapes of the recipe's Multi30k run (64 pairs of about 16 tokens,
 vocabularies 3,500 / 2,900). Timed windows alternate between the variants in one process;
-the script prints each variant's median step time and its speed relative to the first.
-`--jit` adds the first variant compiled with XLA, and reports what its first steps cost
-(XLA compiles once per distinct batch shape).
+the script prints each variant's median step time and its speed relative to
+`transformer_small`. `--jit` adds `transformer_small` compiled with XLA; the first steps
+show what compiling costs (XLA compiles once per distinct batch shape).
 
     python bench/recipe_step.py intermediate_dim=512 num_encoder_layers=4,num_decoder_layers=2
     python bench/recipe_step.py --jit --windows 8
@@ -66,19 +66,19 @@ def main():
         variants["transformer_small, jit_compile"] = ({}, True)
     batches = random_batches(np.random.default_rng(0))
 
-    models_ = {}
+    compiled = {}
     for name, (hparams, jit_compile) in variants.items():
-        models_[name] = model = compiled_model(hparams, jit_compile)
+        compiled[name] = model = compiled_model(hparams, jit_compile)
         start = time.perf_counter()
         for inputs, labels in batches:
             model.train_on_batch(inputs, labels)
         print(f"{name}: {model.count_params() / 1e6:.2f}M parameters, first step of each of "
               f"{len(batches)} shapes {time.perf_counter() - start:.0f} s", flush=True)
 
-    times = {name: [] for name in models_}
+    times = {name: [] for name in compiled}
     # The first pass after all the models are built runs several times slower (untimed).
     for window in range(args.windows + 1):
-        for name, model in models_.items():
+        for name, model in compiled.items():
             start = time.perf_counter()
             for _ in range(args.steps):
                 for inputs, labels in batches:
