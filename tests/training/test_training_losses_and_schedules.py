@@ -85,6 +85,26 @@ def test_label_smoothing_matches_a_hand_computation():
                                                                                     rel=1e-5)
 
 
+def test_loss_gradient_is_softmax_minus_smoothed_target_over_real_tokens():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 3, 5)).astype("float32")
+    logits[0, 0] += 1e4  # large logits must not overflow
+    labels = np.array([[2, 4, 0], [1, 0, 0]])
+    epsilon = 0.1
+    tensor = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        value = masked_sparse_crossentropy(label_smoothing=epsilon)(labels, tensor)
+    gradient = tape.gradient(value, tensor).numpy()
+    probs = np.exp(_log_softmax(logits.astype("float64")))
+    target = (1.0 - epsilon) * np.eye(5)[labels] + epsilon / 5
+    expected = (probs - target) * (labels != 0)[..., None] / 3  # 3 real tokens
+    assert np.isfinite(float(value))
+    np.testing.assert_allclose(gradient, expected, atol=1e-6)
+
+
 def test_loss_is_float32_under_mixed_precision_and_serializes():
     logits = keras.ops.cast(keras.ops.zeros((1, 2, 6)), "bfloat16")
     loss = masked_sparse_crossentropy(label_smoothing=0.2)

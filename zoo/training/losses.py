@@ -13,9 +13,8 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
     `tf.distribute` strategy each replica divides its sum by the token count of all
     replicas, so n replicas compute exactly the loss and gradients of one device.
     With label smoothing ε the target is `(1 - ε) * one_hot + ε / vocab_size` (as in
-    `keras.losses.CategoricalCrossentropy(label_smoothing=ε)`); Keras' sparse
-    cross-entropy lacks label smoothing, and a one-hot target would cost a
-    `(batch, T, vocab)` tensor. Logits are cast to float32.
+    `keras.losses.CategoricalCrossentropy(label_smoothing=ε)`, which needs one-hot labels;
+    Keras' sparse cross-entropy lacks label smoothing). Logits are cast to float32.
 
     Args:
         label_smoothing: ε in [0, 1).
@@ -39,12 +38,14 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         """Per-token losses, 0 at padding."""
         labels = ops.cast(y_true, "int32")
-        log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
-        picked = ops.take_along_axis(log_probs, ops.expand_dims(labels, -1), axis=-1)
-        token_loss = -ops.squeeze(picked, -1)
-        if self.label_smoothing:
-            epsilon = self.label_smoothing
-            token_loss = (1.0 - epsilon) * token_loss - epsilon * ops.mean(log_probs, axis=-1)
+        logits = ops.cast(y_pred, "float32")
+        vocab_size = logits.shape[-1]
+        epsilon = self.label_smoothing
+        # TensorFlow's fused kernel computes the loss and its gradient in one pass: 1.2-1.6x
+        # cheaper than log-softmax and gather ops, with or without XLA (bench/README.md).
+        target = tf.one_hot(labels, vocab_size, on_value=1.0 - epsilon + epsilon / vocab_size,
+                            off_value=epsilon / vocab_size)
+        token_loss = tf.nn.softmax_cross_entropy_with_logits(target, logits)
         return token_loss * ops.cast(labels != 0, "float32")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
