@@ -5,6 +5,8 @@ benchmark's sizes with `jit_compile=True`, reads the per-kernel ("thunk") events
 CPU runtime from the `tf.profiler` trace, and maps the matmuls to their shapes through the
 optimized HLO that XLA dumps. Prints how much of a step the CPU spends in matmuls, in the
 other fused kernels and idle between kernels, and the FLOP rate of every matmul.
+When XLA runs two matmuls side by side, one of them can show as a short dispatch event
+and its work inside the other's time (the output projection's two gradients do).
 
     python bench/step_profile.py                 # zoo
     python bench/step_profile.py --model keras-hub --top 10
