@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zoo.errors import UsageError
 from zoo.training import (
@@ -86,8 +87,6 @@ def test_label_smoothing_matches_a_hand_computation():
 
 
 def test_loss_gradient_is_softmax_minus_smoothed_target_over_real_tokens():
-    import tensorflow as tf
-
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(2, 3, 5)).astype("float32")
     logits[0, 0] += 1e4  # large logits must not overflow
