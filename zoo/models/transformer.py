@@ -76,12 +76,13 @@ class Transformer(keras.Model):
     `"decoder_self"` and `"decoder_cross"` (target over source).
 
     For incremental decoding (`zoo.decoding`), `encode` returns a dict of batch-leading
-    tensors: `"source_mask"` `(batch, Ts)` and `"cross_attention_cache"`
-    `(batch, num_decoder_layers, 2, Ts, num_heads, key_dim)` (each decoder layer's source
-    keys and values, computed once); `init_decode_state` adds `"self_attention_cache"`
-    `(batch, num_decoder_layers, 2, max_length, num_heads, key_dim)`; `decode_step`
-    writes one position of it per step and returns the cross-attention weights of the
-    last decoder layer averaged over heads.
+    tensors: `"source_mask"` `(batch, Ts)` and `"cross_attention_cache"`, a tuple with one
+    `(batch, 2, Ts, num_heads, key_dim)` tensor per decoder layer (its source keys and
+    values, computed once); `init_decode_state` adds `"self_attention_cache"`, a tuple of
+    `(batch, 2, max_length, num_heads, key_dim)` tensors; `decode_step` writes one
+    position of each per step and returns the cross-attention weights of the last decoder
+    layer averaged over heads. (One tensor per layer, not one stacked tensor: slicing and
+    re-stacking a stacked cache copied it at every step, a third of a greedy step.)
 
     Args:
         source_vocab_size: int, size of the source vocabulary.
@@ -259,13 +260,10 @@ class Transformer(keras.Model):
     def encode(self, source_ids, training=False):
         """Encodes `source_ids` `(batch, Ts)` into the decoding state (a dict)."""
         encoded, source_mask, _ = self._encode(source_ids, training)
-        caches = [
+        caches = tuple(
             block.compute_cross_attention_cache(encoded) for block in self.decoder_blocks
-        ]
-        return {
-            "source_mask": source_mask,
-            "cross_attention_cache": ops.stack(caches, axis=1),
-        }
+        )
+        return {"source_mask": source_mask, "cross_attention_cache": caches}
 
     def init_decode_state(self, state, max_length):
         """Adds an empty self-attention cache of `max_length` positions to `state`."""
@@ -274,14 +272,10 @@ class Transformer(keras.Model):
                 f"Cannot decode {max_length} tokens: the model's max_length is "
                 f"{self.max_length}. Pass a smaller max_length."
             )
-        cross = state["cross_attention_cache"]
-        batch_size = ops.shape(cross)[0]
-        cache = ops.zeros(
-            (batch_size, self.num_decoder_layers, 2, max_length, self.num_heads,
-             self.key_dim),
-            dtype=cross.dtype,
-        )
-        return {**state, "self_attention_cache": cache}
+        cross = state["cross_attention_cache"][0]
+        shape = (ops.shape(cross)[0], 2, max_length, self.num_heads, self.key_dim)
+        caches = tuple(ops.zeros(shape, dtype=cross.dtype) for _ in self.decoder_blocks)
+        return {**state, "self_attention_cache": caches}
 
     def decode_step(self, token_ids, step, state):
         """One decoding step.
@@ -306,9 +300,9 @@ class Transformer(keras.Model):
             outputs = block(
                 x,
                 encoder_attention_mask=encoder_attention_mask,
-                self_attention_cache=state["self_attention_cache"][:, i],
+                self_attention_cache=state["self_attention_cache"][i],
                 self_attention_cache_update_index=step,
-                cross_attention_cache=state["cross_attention_cache"][:, i],
+                cross_attention_cache=state["cross_attention_cache"][i],
                 use_causal_mask=False,
                 return_attention_scores=i == last,
                 training=False,
@@ -320,7 +314,7 @@ class Transformer(keras.Model):
         if self.norm_first:
             x = self.decoder_norm(x)
         logits = self._logits(x)[:, 0, :]
-        new_state = {**state, "self_attention_cache": ops.stack(self_caches, axis=1)}
+        new_state = {**state, "self_attention_cache": tuple(self_caches)}
         return logits, new_state, alignment[:, 0, :]
 
     def get_config(self):
