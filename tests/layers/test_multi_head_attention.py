@@ -140,7 +140,7 @@ def test_self_attention_cache_equals_full_causal_attention(norm):
     layer = MultiHeadAttention(H, K)
     x, _ = _data()
     full, full_scores = layer(x, x, use_causal_mask=True, return_attention_scores=True)
-    cache = np.zeros((B, 2, T, H, K), "float32")
+    cache = np.zeros((B, 2, H, T, K), "float32")
     outputs = []
     bounds = [(t, t + 1) for t in range(T)] if norm == "step" else [(0, 3), (3, T)]
     for start, end in bounds:
@@ -161,7 +161,7 @@ def test_self_attention_cache_honours_attention_mask_for_left_padding():
     x, _ = _data()
     keep = np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], bool)  # row 0 is left-padded
     full = layer(x, x, use_causal_mask=True, attention_mask=keep[:, None, :])
-    cache = np.zeros((B, 2, T, H, K), "float32")
+    cache = np.zeros((B, 2, H, T, K), "float32")
     for t in range(T):
         out, cache = layer(x[:, t:t + 1], x[:, t:t + 1], cache=cache, cache_update_index=t,
                            attention_mask=keep[:, None, :])
@@ -174,7 +174,7 @@ def test_static_cross_attention_cache():
     mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)[:, None, :]
     full, full_scores = layer(x, memory, attention_mask=mask, return_attention_scores=True)
     cache = layer.compute_key_value_cache(memory)
-    assert tuple(cache.shape) == (B, 2, S, H, K)
+    assert tuple(cache.shape) == (B, 2, H, S, K)
     out, scores, same = layer(x, None, cache=cache, attention_mask=mask,
                               return_attention_scores=True)
     np.testing.assert_allclose(to_numpy(out), to_numpy(full), atol=1e-5)
@@ -194,7 +194,7 @@ def _compiled_decode(layer, x):
         written = ops.reshape(ops.arange(T) == step, (1, T, 1))
         return cache, ops.where(written, out, outputs)
 
-    initial = (ops.zeros((B, 2, T, H, K), layer.compute_dtype),
+    initial = (ops.zeros((B, 2, H, T, K), layer.compute_dtype),
                ops.zeros((B, T, D), layer.compute_dtype))
     return ops.fori_loop(0, T, body, initial)[1]
 
@@ -233,7 +233,7 @@ def test_mixed_precision_cache_and_scores():
     assert "bfloat16" in str(out.dtype) and "float32" in str(scores.dtype)
     # A float32 softmax: rows sum to 1 far more tightly than bfloat16 could (~4e-3).
     check_attention_scores(scores, np.tril(np.ones((T, T), bool)), atol=1e-5)
-    cache = np.zeros((B, 2, T, H, K), "float32")
+    cache = np.zeros((B, 2, H, T, K), "float32")
     out, cache = layer(x[:, :1], x[:, :1], cache=cache, cache_update_index=0)
     assert "bfloat16" in str(cache.dtype)
     assert "bfloat16" in str(layer.compute_key_value_cache(x).dtype)
@@ -261,8 +261,8 @@ def test_bad_input_errors_name_the_argument():
     layer = MultiHeadAttention(H, K)
     with pytest.raises(ValueError, match=r"broadcastable to \(batch, Tq, Tv\) = \(2, 5, 4\)"):
         layer(x, memory, attention_mask=np.ones((B, T, T), bool))
-    with pytest.raises(ValueError, match=r"\(batch, 2, length, 2, 4\)"):
-        layer(x[:, :1], x[:, :1], cache=np.zeros((B, 2, T, H, K + 1), "float32"),
+    with pytest.raises(ValueError, match=r"\(batch, 2, 2, length, 4\)"):
+        layer(x[:, :1], x[:, :1], cache=np.zeros((B, 2, H, T, K + 1), "float32"),
               cache_update_index=0)
     with pytest.raises(ValueError, match="value_dim == key_dim"):
         wide = MultiHeadAttention(H, K, value_dim=K + 1)

@@ -192,8 +192,8 @@ def test_cached_decoding_equals_the_full_computation(norm_first):
     full, full_scores = block(y, memory, encoder_attention_mask=source_keep,
                               return_attention_scores=True)
     cross = block.compute_cross_attention_cache(memory)
-    assert tuple(cross.shape) == (B, 2, S, H, D // H)
-    cache = np.zeros((B, 2, T, H, D // H), "float32")
+    assert tuple(cross.shape) == (B, 2, H, S, D // H)
+    cache = np.zeros((B, 2, H, T, D // H), "float32")
     for step in range(T):
         out, cache, cross, scores = block(
             y[:, step:step + 1], self_attention_cache=cache,
@@ -204,7 +204,7 @@ def test_cached_decoding_equals_the_full_computation(norm_first):
                                    to_numpy(full_scores["cross"])[:, :, step], atol=1e-5)
         assert tuple(scores["self"].shape) == (B, H, 1, T)
     # Passing the encoder sequence instead computes (and returns) the cross cache.
-    cache = np.zeros((B, 2, T, H, D // H), "float32")
+    cache = np.zeros((B, 2, H, T, D // H), "float32")
     out, cache, computed = block(y[:, :1], memory, self_attention_cache=cache,
                                  self_attention_cache_update_index=0,
                                  encoder_attention_mask=source_keep)
@@ -220,7 +220,7 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="needs `encoder_sequence`"):
         block(y)
     with pytest.raises(ValueError, match="self_attention_cache_update_index"):
-        block(y[:, :1], memory, self_attention_cache=np.zeros((B, 2, T, H, D // H), "float32"))
+        block(y[:, :1], memory, self_attention_cache=np.zeros((B, 2, H, T, D // H), "float32"))
     with pytest.raises(ValueError, match="cross_attention=False"):
         TransformerDecoderBlock(H, FF, cross_attention=False).compute_cross_attention_cache(
             memory)

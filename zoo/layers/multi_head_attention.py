@@ -25,8 +25,9 @@ class MultiHeadAttention(keras.layers.Layer):
     per-element dropout; the expected output is unchanged), see `masking.attention_dropout`.
 
     Incremental decoding:
-    - Self-attention: pass `cache` `(batch, 2, max_length, heads, key_dim)` (keys and values
-      stacked, zeros to start) and `cache_update_index` (int or int scalar tensor). The
+    - Self-attention: pass `cache` `(batch, 2, heads, max_length, key_dim)` (keys and values
+      stacked, head-major so a decoding step attends without transposing it; zeros to
+      start) and `cache_update_index` (int or int scalar tensor). The
       `T` new query/key/value positions are written at `cache_update_index ..
       cache_update_index + T - 1` (a position mask and `where`, no `slice_update`), each
       query attends to cache positions up to its own, and the call returns
@@ -54,7 +55,7 @@ class MultiHeadAttention(keras.layers.Layer):
     >>> out, scores = layer(x, x, use_causal_mask=True, return_attention_scores=True)
     >>> tuple(out.shape), tuple(scores.shape)
     ((3, 5, 8), (3, 2, 5, 5))
-    >>> cache = np.zeros((3, 2, 5, 2, 4), "float32")
+    >>> cache = np.zeros((3, 2, 2, 5, 4), "float32")
     >>> step_out, cache = layer(x[:, :1], x[:, :1], cache=cache, cache_update_index=0)
     >>> bool(np.allclose(step_out, out[:, :1], atol=1e-5))
     True
@@ -175,7 +176,7 @@ class MultiHeadAttention(keras.layers.Layer):
         return y
 
     def compute_key_value_cache(self, value, key=None):
-        """Projects a memory once for cross-attention: `(batch, 2, Tv, heads, key_dim)`.
+        """Projects a memory once for cross-attention: `(batch, 2, heads, Tv, key_dim)`.
 
         Args:
             value: `(batch, Tv, dv)` memory (e.g. encoder outputs).
@@ -190,13 +191,9 @@ class MultiHeadAttention(keras.layers.Layer):
         key = value if key is None else key
         value = ops.cast(value, self.compute_dtype)
         key = ops.cast(key, self.compute_dtype)
-        return ops.stack(
-            [
-                self._project(key, self.key_kernel, self.key_bias),
-                self._project(value, self.value_kernel, self.value_bias),
-            ],
-            axis=1,
-        )
+        keys = self._project(key, self.key_kernel, self.key_bias)
+        values = self._project(value, self.value_kernel, self.value_bias)
+        return _heads_first(ops.stack([keys, values], axis=1))
 
     def _check_cacheable(self):
         if self.value_dim != self.key_dim:
@@ -207,24 +204,29 @@ class MultiHeadAttention(keras.layers.Layer):
             )
 
     def _check_cache(self, cache):
-        expected = (2, None, self.num_heads, self.key_dim)
+        expected = (2, self.num_heads, None, self.key_dim)
         shape = tuple(ops.shape(cache))
         if len(shape) != 5 or any(
             want is not None and isinstance(got, int) and got != want
             for got, want in zip(shape[1:], expected)
         ):
             raise ValueError(
-                "MultiHeadAttention: `cache` must have shape (batch, 2, length, num_heads, "
-                f"key_dim) = (batch, 2, length, {self.num_heads}, {self.key_dim}); received "
+                "MultiHeadAttention: `cache` must have shape (batch, 2, num_heads, length, "
+                f"key_dim) = (batch, 2, {self.num_heads}, length, {self.key_dim}); received "
                 f"{shape}."
             )
 
     # ---------------------------------------------------------------- attention
 
-    def _attend(self, query, key, value, mask, training, return_attention_scores):
-        """Scaled dot-product attention on projected `(b, T, heads, head_dim)` tensors."""
+    def _attend(self, query, key, value, mask, training, return_attention_scores,
+                heads_first=False):
+        """Scaled dot-product attention on projected `(b, T, heads, head_dim)` tensors.
+
+        With `heads_first`, `key` and `value` are `(b, heads, Tv, head_dim)` (a cache).
+        """
+        kv = "bhkd" if heads_first else "bkhd"
         query = query * ops.cast(1.0 / math.sqrt(self.key_dim), query.dtype)
-        scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
+        scores = ops.einsum(f"bqhd,{kv}->bhqk", query, key)
         if mask is not None:
             mask = ops.expand_dims(mask, 1)  # (b, 1, Tq, Tv): one mask for all heads
         weights = masking.masked_softmax(scores, mask)
@@ -234,7 +236,7 @@ class MultiHeadAttention(keras.layers.Layer):
             ops.cast(weights, value.dtype), self.dropout, self._seed_generator, training,
             noise_shape=(batch, 1, query_length, key_length),
         )
-        context = ops.einsum("bhqk,bkhd->bqhd", dropped, value)
+        context = ops.einsum(f"bhqk,{kv}->bqhd", dropped, value)
         return context, (weights if return_attention_scores else None)
 
     def call(
@@ -262,7 +264,7 @@ class MultiHeadAttention(keras.layers.Layer):
             # Static (cross-attention) cache: keys and values were projected once.
             q = self._project(query, self.query_kernel, self.query_bias)
             k, v = cache[:, 0], cache[:, 1]
-            key_length = ops.shape(cache)[2]
+            key_length = ops.shape(cache)[3]
             masking.check_attention_mask(
                 attention_mask, batch_size, query_length, key_length, "MultiHeadAttention"
             )
@@ -281,10 +283,10 @@ class MultiHeadAttention(keras.layers.Layer):
                 q = self._project(query, self.query_kernel, self.query_bias)
                 k_new = self._project(key, self.key_kernel, self.key_bias)
                 v_new = self._project(value, self.value_kernel, self.value_bias)
-            new_cache = self._write_cache(cache, ops.stack([k_new, v_new], axis=1),
-                                          cache_update_index)
+            new_entries = _heads_first(ops.stack([k_new, v_new], axis=1))
+            new_cache = self._write_cache(cache, new_entries, cache_update_index)
             k, v = new_cache[:, 0], new_cache[:, 1]
-            key_length = ops.shape(cache)[2]
+            key_length = ops.shape(cache)[3]
             masking.check_attention_mask(
                 attention_mask, batch_size, query_length, key_length, "MultiHeadAttention"
             )
@@ -315,7 +317,8 @@ class MultiHeadAttention(keras.layers.Layer):
             )
             new_cache = None
 
-        context, scores = self._attend(q, k, v, mask, training, return_attention_scores)
+        context, scores = self._attend(q, k, v, mask, training, return_attention_scores,
+                                       heads_first=cache is not None)
         output = self._project_output(context)
         if mask is not None:
             has_keys = masking.row_has_keys(mask)  # (b or 1, Tq or 1)
@@ -329,16 +332,16 @@ class MultiHeadAttention(keras.layers.Layer):
         return results[0] if len(results) == 1 else results
 
     def _write_cache(self, cache, new_entries, index):
-        """Writes `new_entries` `(b, 2, T, h, d)` into `cache` at positions `index..index+T-1`."""
-        max_length = ops.shape(cache)[2]
-        new_length = ops.shape(new_entries)[2]
+        """Writes `new_entries` `(b, 2, h, T, d)` into `cache` at positions `index..index+T-1`."""
+        max_length = ops.shape(cache)[3]
+        new_length = ops.shape(new_entries)[3]
         offsets = ops.arange(max_length, dtype="int32") - ops.cast(index, "int32")
         if new_length == 1:
             written = offsets == 0
         else:
             written = ops.logical_and(offsets >= 0, offsets < new_length)
-            new_entries = ops.take(new_entries, ops.clip(offsets, 0, new_length - 1), axis=2)
-        written = ops.reshape(written, (1, 1, max_length, 1, 1))
+            new_entries = ops.take(new_entries, ops.clip(offsets, 0, new_length - 1), axis=3)
+        written = ops.reshape(written, (1, 1, 1, max_length, 1))
         return ops.where(written, ops.cast(new_entries, cache.dtype), cache)
 
     def get_config(self):
@@ -355,3 +358,8 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _heads_first(keys_and_values):
+    """`(b, 2, T, heads, d) -> (b, 2, heads, T, d)`, the caches' layout."""
+    return ops.transpose(keys_and_values, (0, 1, 3, 2, 4))

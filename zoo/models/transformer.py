@@ -77,9 +77,9 @@ class Transformer(keras.Model):
 
     For incremental decoding (`zoo.decoding`), `encode` returns a dict of batch-leading
     tensors: `"source_mask"` `(batch, Ts)` and `"cross_attention_cache"`, a tuple with one
-    `(batch, 2, Ts, num_heads, key_dim)` tensor per decoder layer (its source keys and
+    `(batch, 2, num_heads, Ts, key_dim)` tensor per decoder layer (its source keys and
     values, computed once); `init_decode_state` adds `"self_attention_cache"`, a tuple of
-    `(batch, 2, max_length, num_heads, key_dim)` tensors; `decode_step` writes one
+    `(batch, 2, num_heads, max_length, key_dim)` tensors; `decode_step` writes one
     position of each per step and returns the cross-attention weights of the last decoder
     layer averaged over heads. (One tensor per layer, not one stacked tensor: slicing and
     re-stacking a stacked cache copied it at every step, a third of a greedy step.)
@@ -273,7 +273,7 @@ class Transformer(keras.Model):
                 f"{self.max_length}. Pass a smaller max_length."
             )
         cross = state["cross_attention_cache"][0]
-        shape = (ops.shape(cross)[0], 2, max_length, self.num_heads, self.key_dim)
+        shape = (ops.shape(cross)[0], 2, self.num_heads, max_length, self.key_dim)
         caches = tuple(ops.zeros(shape, dtype=cross.dtype) for _ in self.decoder_blocks)
         return {**state, "self_attention_cache": caches}
 
