@@ -17,6 +17,7 @@ import collections
 import glob
 import os
 import re
+import shutil
 import sys
 import tempfile
 
@@ -134,4 +135,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:  # the HLO dumps and the trace take tens of MB
+        shutil.rmtree(DUMP, ignore_errors=True)

@@ -78,8 +78,7 @@ def test_cached_decode_steps_match_full_forward(options):
         step_logits, new_state, alignment = model.decode_step(
             TARGET[:, step], ops.convert_to_tensor(step, "int32"), state
         )
-        shapes = lambda s: keras.tree.map_structure(lambda t: tuple(t.shape), s)  # noqa: E731
-        assert shapes(new_state) == shapes(state)
+        assert _shapes(new_state) == _shapes(state)
         state = new_state
         rows = REAL[:, step]
         np.testing.assert_allclose(
@@ -89,6 +88,10 @@ def test_cached_decode_steps_match_full_forward(options):
         assert alignment.shape == (2, 6)
         np.testing.assert_allclose(alignment.sum(-1), 1.0, atol=1e-5)
         assert np.all(alignment[0, 4:] == 0.0)  # source padding gets no weight
+
+
+def _shapes(structure):
+    return keras.tree.map_structure(lambda tensor: tuple(tensor.shape), structure)
 
 
 def test_decode_step_graph_has_no_xla_ops():
