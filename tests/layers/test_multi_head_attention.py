@@ -20,6 +20,10 @@ from zoo.layers import MultiHeadAttention
 B, T, S, D, H, K = 2, 5, 4, 8, 2, 4
 
 
+def _empty_cache(length=T, key_dim=K, value_dim=K, dtype="float32"):
+    return (np.zeros((B, H, length, key_dim), dtype), np.zeros((B, H, length, value_dim), dtype))
+
+
 def _data(seed=0, t=T, s=S, d=D):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(B, t, d)).astype("float32"), rng.normal(size=(B, s, d)).astype(
@@ -136,11 +140,12 @@ def test_fully_masked_rows_are_zero_with_finite_gradients():
 
 
 @pytest.mark.parametrize("norm", ["step", "chunk"])
-def test_self_attention_cache_equals_full_causal_attention(norm):
-    layer = MultiHeadAttention(H, K)
+@pytest.mark.parametrize("value_dim", [K, K + 2])
+def test_self_attention_cache_equals_full_causal_attention(norm, value_dim):
+    layer = MultiHeadAttention(H, K, value_dim=value_dim)
     x, _ = _data()
     full, full_scores = layer(x, x, use_causal_mask=True, return_attention_scores=True)
-    cache = np.zeros((B, 2, H, T, K), "float32")
+    cache = _empty_cache(value_dim=value_dim)
     outputs = []
     bounds = [(t, t + 1) for t in range(T)] if norm == "step" else [(0, 3), (3, T)]
     for start, end in bounds:
@@ -152,8 +157,8 @@ def test_self_attention_cache_equals_full_causal_attention(norm):
         outputs.append(to_numpy(out))
     np.testing.assert_allclose(np.concatenate(outputs, 1), to_numpy(full), atol=1e-5)
     # The cache holds exactly the projected keys and values of the whole sequence.
-    np.testing.assert_allclose(to_numpy(cache), to_numpy(layer.compute_key_value_cache(x)),
-                               atol=1e-5)
+    for cached, projected in zip(cache, layer.compute_key_value_cache(x), strict=True):
+        np.testing.assert_allclose(to_numpy(cached), to_numpy(projected), atol=1e-5)
 
 
 def test_self_attention_cache_honours_attention_mask_for_left_padding():
@@ -161,25 +166,27 @@ def test_self_attention_cache_honours_attention_mask_for_left_padding():
     x, _ = _data()
     keep = np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], bool)  # row 0 is left-padded
     full = layer(x, x, use_causal_mask=True, attention_mask=keep[:, None, :])
-    cache = np.zeros((B, 2, H, T, K), "float32")
+    cache = _empty_cache()
     for t in range(T):
         out, cache = layer(x[:, t:t + 1], x[:, t:t + 1], cache=cache, cache_update_index=t,
                            attention_mask=keep[:, None, :])
         np.testing.assert_allclose(to_numpy(out)[:, 0], to_numpy(full)[:, t], atol=1e-5)
 
 
-def test_static_cross_attention_cache():
-    layer = MultiHeadAttention(H, K)
+@pytest.mark.parametrize("value_dim", [K, K + 2])
+def test_static_cross_attention_cache(value_dim):
+    layer = MultiHeadAttention(H, K, value_dim=value_dim)
     x, memory = _data()
     mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)[:, None, :]
     full, full_scores = layer(x, memory, attention_mask=mask, return_attention_scores=True)
     cache = layer.compute_key_value_cache(memory)
-    assert tuple(cache.shape) == (B, 2, H, S, K)
+    assert [tuple(t.shape) for t in cache] == [(B, H, S, K), (B, H, S, value_dim)]
     out, scores, same = layer(x, None, cache=cache, attention_mask=mask,
                               return_attention_scores=True)
     np.testing.assert_allclose(to_numpy(out), to_numpy(full), atol=1e-5)
     np.testing.assert_allclose(to_numpy(scores), to_numpy(full_scores), atol=1e-5)
-    assert same is cache or np.array_equal(to_numpy(same), to_numpy(cache))
+    # Returned as is: beam search skips reordering the state a step did not change.
+    assert all(a is b for a, b in zip(same, cache, strict=True))
     step, _ = layer(x[:, 2:3], None, cache=cache, attention_mask=mask)
     np.testing.assert_allclose(to_numpy(step)[:, 0], to_numpy(full)[:, 2], atol=1e-5)
 
@@ -194,7 +201,7 @@ def _compiled_decode(layer, x):
         written = ops.reshape(ops.arange(T) == step, (1, T, 1))
         return cache, ops.where(written, out, outputs)
 
-    initial = (ops.zeros((B, 2, H, T, K), layer.compute_dtype),
+    initial = (tuple(ops.convert_to_tensor(t, layer.compute_dtype) for t in _empty_cache()),
                ops.zeros((B, T, D), layer.compute_dtype))
     return ops.fori_loop(0, T, body, initial)[1]
 
@@ -233,10 +240,9 @@ def test_mixed_precision_cache_and_scores():
     assert "bfloat16" in str(out.dtype) and "float32" in str(scores.dtype)
     # A float32 softmax: rows sum to 1 far more tightly than bfloat16 could (~4e-3).
     check_attention_scores(scores, np.tril(np.ones((T, T), bool)), atol=1e-5)
-    cache = np.zeros((B, 2, H, T, K), "float32")
-    out, cache = layer(x[:, :1], x[:, :1], cache=cache, cache_update_index=0)
-    assert "bfloat16" in str(cache.dtype)
-    assert "bfloat16" in str(layer.compute_key_value_cache(x).dtype)
+    out, cache = layer(x[:, :1], x[:, :1], cache=_empty_cache(), cache_update_index=0)
+    assert all("bfloat16" in str(t.dtype) for t in cache)
+    assert all("bfloat16" in str(t.dtype) for t in layer.compute_key_value_cache(x))
 
 
 def test_attention_dropout_is_training_only_and_unbiased():
@@ -261,12 +267,10 @@ def test_bad_input_errors_name_the_argument():
     layer = MultiHeadAttention(H, K)
     with pytest.raises(ValueError, match=r"broadcastable to \(batch, Tq, Tv\) = \(2, 5, 4\)"):
         layer(x, memory, attention_mask=np.ones((B, T, T), bool))
-    with pytest.raises(ValueError, match=r"\(batch, 2, 2, length, 4\)"):
-        layer(x[:, :1], x[:, :1], cache=np.zeros((B, 2, H, T, K + 1), "float32"),
+    with pytest.raises(ValueError, match=r"keys .* = \(batch, 2, length, 4\)"):
+        layer(x[:, :1], x[:, :1], cache=_empty_cache(key_dim=K + 1), cache_update_index=0)
+    with pytest.raises(ValueError, match=r"pair.*received one tensor of shape \(2, 2, 2, 5, 4\)"):
+        layer(x[:, :1], x[:, :1], cache=np.zeros((B, 2, H, T, K), "float32"),
               cache_update_index=0)
-    with pytest.raises(ValueError, match="value_dim == key_dim"):
-        wide = MultiHeadAttention(H, K, value_dim=K + 1)
-        wide(x, memory)
-        wide.compute_key_value_cache(memory)
     with pytest.raises(ValueError, match="not built"):
         MultiHeadAttention(H, K).compute_key_value_cache(memory)

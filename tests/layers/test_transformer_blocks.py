@@ -184,6 +184,11 @@ def test_decoder_is_causal_and_decoder_only_block_works():
     check_causal_no_leak(lambda seq: decoder_only(seq), y, perturb_from=2, atol=1e-4)
 
 
+def _empty_cache():
+    """A `(keys, values)` self-attention cache of T positions."""
+    return tuple(np.zeros((B, H, T, D // H), "float32") for _ in range(2))
+
+
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_cached_decoding_equals_the_full_computation(norm_first):
     y, memory = _sequences()
@@ -192,8 +197,8 @@ def test_cached_decoding_equals_the_full_computation(norm_first):
     full, full_scores = block(y, memory, encoder_attention_mask=source_keep,
                               return_attention_scores=True)
     cross = block.compute_cross_attention_cache(memory)
-    assert tuple(cross.shape) == (B, 2, H, S, D // H)
-    cache = np.zeros((B, 2, H, T, D // H), "float32")
+    assert [tuple(t.shape) for t in cross] == [(B, H, S, D // H)] * 2
+    cache = _empty_cache()
     for step in range(T):
         out, cache, cross, scores = block(
             y[:, step:step + 1], self_attention_cache=cache,
@@ -204,11 +209,11 @@ def test_cached_decoding_equals_the_full_computation(norm_first):
                                    to_numpy(full_scores["cross"])[:, :, step], atol=1e-5)
         assert tuple(scores["self"].shape) == (B, H, 1, T)
     # Passing the encoder sequence instead computes (and returns) the cross cache.
-    cache = np.zeros((B, 2, H, T, D // H), "float32")
-    out, cache, computed = block(y[:, :1], memory, self_attention_cache=cache,
+    out, cache, computed = block(y[:, :1], memory, self_attention_cache=_empty_cache(),
                                  self_attention_cache_update_index=0,
                                  encoder_attention_mask=source_keep)
-    np.testing.assert_allclose(to_numpy(computed), to_numpy(cross), atol=1e-6)
+    for a, b in zip(computed, cross, strict=True):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), atol=1e-6)
     np.testing.assert_allclose(to_numpy(out)[:, 0], to_numpy(full)[:, 0], atol=1e-4)
 
 
@@ -220,7 +225,7 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="needs `encoder_sequence`"):
         block(y)
     with pytest.raises(ValueError, match="self_attention_cache_update_index"):
-        block(y[:, :1], memory, self_attention_cache=np.zeros((B, 2, H, T, D // H), "float32"))
+        block(y[:, :1], memory, self_attention_cache=_empty_cache())
     with pytest.raises(ValueError, match="cross_attention=False"):
         TransformerDecoderBlock(H, FF, cross_attention=False).compute_cross_attention_cache(
             memory)

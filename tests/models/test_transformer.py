@@ -71,9 +71,9 @@ def test_cached_decode_steps_match_full_forward(options):
     full = logits(model)
     state = model.init_decode_state(model.encode(SOURCE), max_length=5)
     assert set(state) == {"source_mask", "cross_attention_cache", "self_attention_cache"}
-    # One cache per decoder layer (2): (batch, keys/values, heads, length, key_dim).
-    assert [tuple(c.shape) for c in state["self_attention_cache"]] == [(2, 2, 2, 5, 8)] * 2
-    assert [tuple(c.shape) for c in state["cross_attention_cache"]] == [(2, 2, 2, 6, 8)] * 2
+    # One (keys, values) pair per decoder layer (2), each (batch, heads, length, key_dim).
+    assert _shapes(state["self_attention_cache"]) == (((2, 2, 5, 8),) * 2,) * 2
+    assert _shapes(state["cross_attention_cache"]) == (((2, 2, 6, 8),) * 2,) * 2
     for step in range(5):
         step_logits, new_state, alignment = model.decode_step(
             TARGET[:, step], ops.convert_to_tensor(step, "int32"), state

@@ -25,15 +25,17 @@ class MultiHeadAttention(keras.layers.Layer):
     per-element dropout; the expected output is unchanged), see `masking.attention_dropout`.
 
     Incremental decoding:
-    - Self-attention: pass `cache` `(batch, 2, heads, max_length, key_dim)` (keys and values
-      stacked, head-major so a decoding step attends without transposing it; zeros to
-      start) and `cache_update_index` (int or int scalar tensor). The
-      `T` new query/key/value positions are written at `cache_update_index ..
-      cache_update_index + T - 1` (a position mask and `where`, no `slice_update`), each
-      query attends to cache positions up to its own, and the call returns
-      `(output, new_cache)` (or `(output, scores, new_cache)`). `use_causal_mask` and the
-      `value` padding mask are implied / ignored in this mode; pass `attention_mask`
-      `(batch, T, max_length)` to hide cached positions (e.g. left padding).
+    - Self-attention: pass `cache`, a `(keys, values)` pair of `(batch, heads, max_length,
+      key_dim)` and `(batch, heads, max_length, value_dim)` tensors (zeros to start; the
+      layout of Hugging Face's `past_key_values`: head-major, so a decoding step attends
+      without transposing, and two tensors, so it attends without slicing them out of one),
+      and `cache_update_index` (int or int scalar tensor). The `T` new query/key/value
+      positions are written at `cache_update_index .. cache_update_index + T - 1` (a
+      position mask and `where`, no `slice_update`), each query attends to cache positions
+      up to its own, and the call returns `(output, new_cache)` (or `(output, scores,
+      new_cache)`). `use_causal_mask` and the `value` padding mask are implied / ignored in
+      this mode; pass `attention_mask` `(batch, T, max_length)` to hide cached positions
+      (e.g. left padding).
     - Cross-attention: `compute_key_value_cache(value)` projects the memory once; calling
       with `cache=that` and `cache_update_index=None` reuses it (`value` may be None) and
       returns `(output, cache)`.
@@ -55,7 +57,7 @@ class MultiHeadAttention(keras.layers.Layer):
     >>> out, scores = layer(x, x, use_causal_mask=True, return_attention_scores=True)
     >>> tuple(out.shape), tuple(scores.shape)
     ((3, 5, 8), (3, 2, 5, 5))
-    >>> cache = np.zeros((3, 2, 2, 5, 4), "float32")
+    >>> cache = (np.zeros((3, 2, 5, 4), "float32"), np.zeros((3, 2, 5, 4), "float32"))
     >>> step_out, cache = layer(x[:, :1], x[:, :1], cache=cache, cache_update_index=0)
     >>> bool(np.allclose(step_out, out[:, :1], atol=1e-5))
     True
@@ -176,7 +178,7 @@ class MultiHeadAttention(keras.layers.Layer):
         return y
 
     def compute_key_value_cache(self, value, key=None):
-        """Projects a memory once for cross-attention: `(batch, 2, heads, Tv, key_dim)`.
+        """Projects a memory once for cross-attention: `(keys, values)`, `(batch, heads, Tv, dim)`.
 
         Args:
             value: `(batch, Tv, dv)` memory (e.g. encoder outputs).
@@ -187,34 +189,35 @@ class MultiHeadAttention(keras.layers.Layer):
                 "MultiHeadAttention.compute_key_value_cache: the layer is not built; call it "
                 "once or `layer.build(query_shape, value_shape)` first."
             )
-        self._check_cacheable()
         key = value if key is None else key
         value = ops.cast(value, self.compute_dtype)
         key = ops.cast(key, self.compute_dtype)
         keys = self._project(key, self.key_kernel, self.key_bias)
         values = self._project(value, self.value_kernel, self.value_bias)
-        return _heads_first(ops.stack([keys, values], axis=1))
-
-    def _check_cacheable(self):
-        if self.value_dim != self.key_dim:
-            raise ValueError(
-                "MultiHeadAttention: a cache stacks keys and values, so it needs "
-                f"value_dim == key_dim; this layer has key_dim={self.key_dim}, "
-                f"value_dim={self.value_dim}."
-            )
+        return _heads_first(keys), _heads_first(values)
 
     def _check_cache(self, cache):
-        expected = (2, self.num_heads, None, self.key_dim)
-        shape = tuple(ops.shape(cache))
-        if len(shape) != 5 or any(
-            want is not None and isinstance(got, int) and got != want
-            for got, want in zip(shape[1:], expected)
+        """Returns `cache` as a `(keys, values)` tuple in the compute dtype, or raises."""
+        expected = [(self.num_heads, None, self.key_dim), (self.num_heads, None, self.value_dim)]
+        pair = isinstance(cache, (tuple, list)) and len(cache) == 2
+        shapes = [tuple(ops.shape(t)) for t in cache] if pair else None
+        if not pair or any(
+            len(shape) != 4
+            or any(want is not None and isinstance(got, int) and got != want
+                   for got, want in zip(shape[1:], dims))
+            for shape, dims in zip(shapes, expected)
         ):
-            raise ValueError(
-                "MultiHeadAttention: `cache` must have shape (batch, 2, num_heads, length, "
-                f"key_dim) = (batch, 2, {self.num_heads}, length, {self.key_dim}); received "
-                f"{shape}."
+            received = shapes if pair else (
+                f"one tensor of shape {tuple(cache.shape)}" if hasattr(cache, "shape")
+                else type(cache).__name__
             )
+            raise ValueError(
+                "MultiHeadAttention: `cache` must be a (keys, values) pair, keys (batch, "
+                f"num_heads, length, key_dim) = (batch, {self.num_heads}, length, "
+                f"{self.key_dim}) and values (batch, num_heads, length, value_dim) = (batch, "
+                f"{self.num_heads}, length, {self.value_dim}); received {received}."
+            )
+        return tuple(ops.cast(t, self.compute_dtype) for t in cache)
 
     # ---------------------------------------------------------------- attention
 
@@ -256,15 +259,13 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         batch_size, query_length = ops.shape(query)[0], ops.shape(query)[1]
         if cache is not None:
-            self._check_cacheable()
-            self._check_cache(cache)
-            cache = ops.cast(cache, self.compute_dtype)
+            cache = self._check_cache(cache)
 
         if cache is not None and cache_update_index is None:
             # Static (cross-attention) cache: keys and values were projected once.
             q = self._project(query, self.query_kernel, self.query_bias)
-            k, v = cache[:, 0], cache[:, 1]
-            key_length = ops.shape(cache)[3]
+            k, v = cache
+            key_length = ops.shape(k)[2]
             masking.check_attention_mask(
                 attention_mask, batch_size, query_length, key_length, "MultiHeadAttention"
             )
@@ -283,10 +284,12 @@ class MultiHeadAttention(keras.layers.Layer):
                 q = self._project(query, self.query_kernel, self.query_bias)
                 k_new = self._project(key, self.key_kernel, self.key_bias)
                 v_new = self._project(value, self.value_kernel, self.value_bias)
-            new_entries = _heads_first(ops.stack([k_new, v_new], axis=1))
-            new_cache = self._write_cache(cache, new_entries, cache_update_index)
-            k, v = new_cache[:, 0], new_cache[:, 1]
-            key_length = ops.shape(cache)[3]
+            new_cache = tuple(
+                _write_cache(c, _heads_first(new), cache_update_index)
+                for c, new in zip(cache, (k_new, v_new))
+            )
+            k, v = new_cache
+            key_length = ops.shape(k)[2]
             masking.check_attention_mask(
                 attention_mask, batch_size, query_length, key_length, "MultiHeadAttention"
             )
@@ -331,19 +334,6 @@ class MultiHeadAttention(keras.layers.Layer):
             results += (new_cache,)
         return results[0] if len(results) == 1 else results
 
-    def _write_cache(self, cache, new_entries, index):
-        """Writes `new_entries` `(b, 2, h, T, d)` into `cache` at positions `index..index+T-1`."""
-        max_length = ops.shape(cache)[3]
-        new_length = ops.shape(new_entries)[3]
-        offsets = ops.arange(max_length, dtype="int32") - ops.cast(index, "int32")
-        if new_length == 1:
-            written = offsets == 0
-        else:
-            written = ops.logical_and(offsets >= 0, offsets < new_length)
-            new_entries = ops.take(new_entries, ops.clip(offsets, 0, new_length - 1), axis=3)
-        written = ops.reshape(written, (1, 1, 1, max_length, 1))
-        return ops.where(written, ops.cast(new_entries, cache.dtype), cache)
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -360,6 +350,20 @@ class MultiHeadAttention(keras.layers.Layer):
         return config
 
 
-def _heads_first(keys_and_values):
-    """`(b, 2, T, heads, d) -> (b, 2, heads, T, d)`, the caches' layout."""
-    return ops.transpose(keys_and_values, (0, 1, 3, 2, 4))
+def _heads_first(x):
+    """`(b, T, heads, d) -> (b, heads, T, d)`, the caches' layout."""
+    return ops.transpose(x, (0, 2, 1, 3))
+
+
+def _write_cache(cache, new_entries, index):
+    """Writes `new_entries` `(b, h, T, d)` into `cache` at positions `index..index+T-1`."""
+    max_length = ops.shape(cache)[2]
+    new_length = ops.shape(new_entries)[2]
+    offsets = ops.arange(max_length, dtype="int32") - ops.cast(index, "int32")
+    if new_length == 1:
+        written = offsets == 0
+    else:
+        written = ops.logical_and(offsets >= 0, offsets < new_length)
+        new_entries = ops.take(new_entries, ops.clip(offsets, 0, new_length - 1), axis=2)
+    written = ops.reshape(written, (1, 1, max_length, 1))
+    return ops.where(written, ops.cast(new_entries, cache.dtype), cache)

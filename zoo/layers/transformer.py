@@ -257,7 +257,8 @@ class TransformerDecoderBlock(_TransformerBlock):
     """Causal self-attention, optional cross-attention, feed-forward; with decoding caches.
 
     Without caches it runs the whole target sequence (teacher forcing). For incremental
-    decoding pass `self_attention_cache` `(batch, 2, heads, max_length, key_dim)` with
+    decoding pass `self_attention_cache`, a `(keys, values)` pair of
+    `(batch, heads, max_length, key_dim)` tensors (see `MultiHeadAttention`), with
     `self_attention_cache_update_index`, and `cross_attention_cache` from
     `compute_cross_attention_cache(encoder_sequence)` (or `encoder_sequence`, from which the
     cache is then computed); the call then returns `(outputs, self_attention_cache,
@@ -288,13 +289,13 @@ class TransformerDecoderBlock(_TransformerBlock):
     >>> target, source = np.ones((2, 4, 8), "float32"), np.ones((2, 6, 8), "float32")
     >>> tuple(block(target, source).shape)
     (2, 4, 8)
-    >>> cache = np.zeros((2, 2, 2, 4, 4), "float32")
+    >>> cache = (np.zeros((2, 2, 4, 4), "float32"), np.zeros((2, 2, 4, 4), "float32"))
     >>> cross = block.compute_cross_attention_cache(source)
     >>> out, cache, cross = block(target[:, :1], self_attention_cache=cache,
     ...                           self_attention_cache_update_index=0,
     ...                           cross_attention_cache=cross)
-    >>> tuple(out.shape), tuple(cross.shape)
-    ((2, 1, 8), (2, 2, 2, 6, 4))
+    >>> tuple(out.shape), [tuple(t.shape) for t in cross]
+    ((2, 1, 8), [(2, 2, 6, 4), (2, 2, 6, 4)])
     """
 
     def __init__(
@@ -330,7 +331,7 @@ class TransformerDecoderBlock(_TransformerBlock):
         self._build_feedforward(decoder_sequence_shape)
 
     def compute_cross_attention_cache(self, encoder_sequence):
-        """Cross-attention keys and values, computed once: `(batch, 2, Ts, heads, key_dim)`."""
+        """Cross-attention `(keys, values)`, computed once: each `(batch, heads, Ts, key_dim)`."""
         if not self.cross_attention:
             raise ValueError(
                 "TransformerDecoderBlock: built with cross_attention=False, so there is no "

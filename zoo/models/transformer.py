@@ -77,12 +77,13 @@ class Transformer(keras.Model):
 
     For incremental decoding (`zoo.decoding`), `encode` returns a dict of batch-leading
     tensors: `"source_mask"` `(batch, Ts)` and `"cross_attention_cache"`, a tuple with one
-    `(batch, 2, num_heads, Ts, key_dim)` tensor per decoder layer (its source keys and
-    values, computed once); `init_decode_state` adds `"self_attention_cache"`, a tuple of
-    `(batch, 2, num_heads, max_length, key_dim)` tensors; `decode_step` writes one
-    position of each per step and returns the cross-attention weights of the last decoder
-    layer averaged over heads. (One tensor per layer, not one stacked tensor: slicing and
-    re-stacking a stacked cache copied it at every step, a third of a greedy step.)
+    `(keys, values)` pair of `(batch, num_heads, Ts, key_dim)` tensors per decoder layer
+    (its source keys and values, computed once); `init_decode_state` adds
+    `"self_attention_cache"`, a tuple of `(batch, num_heads, max_length, key_dim)` pairs;
+    `decode_step` writes one position of each per step and returns the cross-attention
+    weights of the last decoder layer averaged over heads. (Separate tensors per layer and
+    for keys and values, not one stacked tensor: slicing them out of a stacked cache copied
+    it at every step, a third of a greedy step.)
 
     Args:
         source_vocab_size: int, size of the source vocabulary.
@@ -272,9 +273,12 @@ class Transformer(keras.Model):
                 f"Cannot decode {max_length} tokens: the model's max_length is "
                 f"{self.max_length}. Pass a smaller max_length."
             )
-        cross = state["cross_attention_cache"][0]
-        shape = (ops.shape(cross)[0], 2, self.num_heads, max_length, self.key_dim)
-        caches = tuple(ops.zeros(shape, dtype=cross.dtype) for _ in self.decoder_blocks)
+        keys = state["cross_attention_cache"][0][0]
+        shape = (ops.shape(keys)[0], self.num_heads, max_length, self.key_dim)
+        caches = tuple(
+            (ops.zeros(shape, dtype=keys.dtype), ops.zeros(shape, dtype=keys.dtype))
+            for _ in self.decoder_blocks
+        )
         return {**state, "self_attention_cache": caches}
 
     def decode_step(self, token_ids, step, state):
