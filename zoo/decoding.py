@@ -17,13 +17,16 @@ padding id 0 and BOS are never generated (their logits are masked).
 
 Example:
 
->>> import numpy as np, zoo
+>>> import numpy as np
+>>> import zoo.decoding, zoo.models
 >>> model = zoo.models.build("lstm_bahdanau", source_vocab_size=20,
 ...                          target_vocab_size=20, units=16, embedding_dim=8)
 >>> source = np.array([[7, 8, 9, 3], [5, 6, 3, 0]], "int32")
->>> zoo.decoding.greedy_search(model, source, max_length=6).shape
-TensorShape([2, 6])
+>>> tuple(zoo.decoding.greedy_search(model, source, max_length=6).shape)
+(2, 6)
 >>> ids, scores = zoo.decoding.beam_search(model, source, max_length=6, beam_size=3)
+>>> tuple(ids.shape), tuple(scores.shape)
+((2, 6), (2,))
 """
 
 import keras

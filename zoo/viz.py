@@ -2,12 +2,15 @@
 
 Example:
 
+>>> import os, tempfile
 >>> import numpy as np
 >>> from zoo import viz
 >>> weights = np.eye(3)
->>> viz.plot_attention(weights, ["a", "b", "c"], ["x", "y", "z"],
-...                    "/tmp/attention.png")  # doctest: +SKIP
-'/tmp/attention.png'
+>>> path = os.path.join(tempfile.mkdtemp(), "attention.png")
+>>> viz.plot_attention(weights, ["a", "b", "c"], ["x", "y", "z"], path) == path
+True
+>>> viz.attention_image(weights, ["a", "b", "c"], ["x", "y", "z"]).shape
+(1, 300, 400, 4)
 """
 
 import io

@@ -113,11 +113,17 @@ def seq2seq_batches(records, source_tokenizer, target_tokenizer, batch_size,
 
     Example:
 
+    >>> import zoo.data, zoo.text
     >>> splits = zoo.data.load_splits("nmt", sizes={"train": 64})
     >>> tokenizer = zoo.text.train_subword_tokenizer(
-    ...     zoo.data.record_texts(splits.train, ("source", "target")), vocab_size=300)
+    ...     zoo.data.record_texts(splits.train, ("source", "target")), vocab_size=300,
+    ...     progress=False)
     >>> batches = zoo.data.seq2seq_batches(splits.train, tokenizer, tokenizer, 16, 24, 12)
     >>> (source_ids, target_in), target_out = next(iter(batches))
+    >>> source_ids.dtype.name, target_in.shape == target_out.shape
+    ('int32', True)
+    >>> bool((target_in[:, 0] == zoo.text.BOS_ID).numpy().all())  # BOS + target
+    True
     """
     if max_target_length < 2:
         raise ValueError(f"max_target_length must be >= 2 (BOS/EOS + a token), got "
@@ -157,11 +163,14 @@ def classification_batches(records, tokenizer, batch_size, max_length, shuffle=F
 
     Example:
 
+    >>> import zoo.data, zoo.text
     >>> splits = zoo.data.load_splits("classification", sizes={"train": 64})
     >>> tokenizer = zoo.text.train_subword_tokenizer(
-    ...     zoo.data.record_texts(splits.train, "text"), vocab_size=300)
+    ...     zoo.data.record_texts(splits.train, "text"), vocab_size=300, progress=False)
     >>> token_ids, labels = next(iter(zoo.data.classification_batches(
     ...     splits.train, tokenizer, batch_size=16, max_length=64)))
+    >>> token_ids.dtype.name, labels.dtype.name, token_ids.shape[0] == labels.shape[0]
+    ('int32', 'int64', True)
     """
 
     def tokenize(batch):
@@ -197,11 +206,15 @@ def span_qa_batches(records, tokenizer, batch_size, max_question_length, max_con
 
     Example:
 
+    >>> import zoo.data, zoo.text
     >>> splits = zoo.data.load_splits("qa", sizes={"train": 64})
     >>> tokenizer = zoo.text.train_subword_tokenizer(
-    ...     zoo.data.record_texts(splits.train, ("context", "question")), vocab_size=300)
+    ...     zoo.data.record_texts(splits.train, ("context", "question")), vocab_size=300,
+    ...     progress=False)
     >>> (question_ids, context_ids), (start, end) = next(iter(zoo.data.span_qa_batches(
     ...     splits.train, tokenizer, 16, max_question_length=16, max_context_length=128)))
+    >>> bool(((0 <= start) & (start <= end) & (end < context_ids.shape[1])).numpy().all())
+    True
     """
 
     def tokenize(batch):

@@ -14,6 +14,8 @@ whitespace only) is classified as a lone `[UNK]`, so the batch never fails as a 
 
 Example:
 
+>>> import tensorflow as tf
+>>> from zoo.export import export_classifier
 >>> path = export_classifier(model, tokenizer, "/tmp/export", "sentiment",
 ...                          label_names=["neg", "pos"])  # doctest: +SKIP
 >>> classify = tf.saved_model.load(path).signatures["serving_default"]  # doctest: +SKIP
@@ -61,6 +63,8 @@ class ClassifierServer:
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.export import ClassifierServer
     >>> server = ClassifierServer(model, tokenizer, ["neg", "pos"])  # doctest: +SKIP
     >>> server.classify(tf.constant(["a fine film"]))["outputs"]  # doctest: +SKIP
     """

@@ -8,6 +8,7 @@ whatever other libraries (tensorflow-text) registered in this process.
 
 Example:
 
+>>> from zoo.export import stock_op_problems
 >>> stock_op_problems("/tmp/export/nmt/1")  # doctest: +SKIP
 []
 """

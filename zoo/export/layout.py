@@ -9,6 +9,7 @@ takes the next number.
 Example:
 
 >>> import tempfile
+>>> from zoo.export import write_version
 >>> root = tempfile.mkdtemp()
 >>> path = write_version(root, "nmt", lambda tmp: open(f"{tmp}/saved_model.pb", "w").close())
 >>> path.endswith("nmt/1")

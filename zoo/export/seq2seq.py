@@ -18,6 +18,8 @@ answered with `""` and score 0, so the batch never fails as a whole.
 
 Example:
 
+>>> import tensorflow as tf
+>>> from zoo.export import export_seq2seq
 >>> path = export_seq2seq(model, source_tokenizer, target_tokenizer,
 ...                       "/tmp/export", "nmt", beam_size=4)  # doctest: +SKIP
 >>> translate = tf.saved_model.load(path).signatures["serving_default"]  # doctest: +SKIP
@@ -67,6 +69,8 @@ class Seq2SeqServer:
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.export import Seq2SeqServer
     >>> server = Seq2SeqServer(model, source_tokenizer, target_tokenizer)  # doctest: +SKIP
     >>> server.translate(tf.constant(["ein Haus"]))["outputs"]  # doctest: +SKIP
     """

@@ -13,9 +13,12 @@ empty context answers `""` with score 0; an empty question is read as a lone `[U
 
 Example:
 
+>>> import tensorflow as tf
+>>> from zoo.export import export_span_qa
 >>> path = export_span_qa(model, tokenizer, "/tmp/export", "qa")  # doctest: +SKIP
 >>> answer = tf.saved_model.load(path).signatures["serving_default"]  # doctest: +SKIP
->>> answer(question=tf.constant(["Who?"]), context=tf.constant(["Ada wrote it."]))
+>>> answer(question=tf.constant(["Who?"]),
+...        context=tf.constant(["Ada wrote it."]))["outputs"]  # doctest: +SKIP
 """
 
 import numpy as np
@@ -50,6 +53,8 @@ class SpanQAServer:
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.export import SpanQAServer
     >>> server = SpanQAServer(model, tokenizer)  # doctest: +SKIP
     >>> server.answer(tf.constant(["Who?"]), tf.constant(["Ada wrote it."]))  # doctest: +SKIP
     """

@@ -116,6 +116,7 @@ class AdditiveAttention(_SingleHeadAttention):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import AdditiveAttention
     >>> layer = AdditiveAttention(units=8)
     >>> decoder_state = np.ones((2, 1, 6), "float32")
     >>> encoder_outputs = np.ones((2, 5, 4), "float32")
@@ -185,6 +186,7 @@ class DotProductAttention(_SingleHeadAttention):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import DotProductAttention
     >>> layer = DotProductAttention(score="general")
     >>> query = np.ones((2, 3, 6), "float32")
     >>> memory = np.ones((2, 5, 4), "float32")

@@ -24,7 +24,9 @@ class Dropout(keras.layers.Layer):
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
+    >>> from zoo.layers import Dropout
     >>> layer = Dropout(0.5, seed=1)
     >>> y = keras.ops.convert_to_numpy(layer(np.ones((4, 256), "float32"), training=True))
     >>> sorted(set(y.ravel().tolist())), bool(0.4 < (y == 0).mean() < 0.6)

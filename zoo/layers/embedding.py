@@ -35,6 +35,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import TokenAndPositionEmbedding
     >>> layer = TokenAndPositionEmbedding(vocab_size=20, max_length=8, embedding_dim=4)
     >>> hidden = layer(np.array([[5, 6, 7, 0]]))
     >>> tuple(hidden.shape), tuple(layer.logits(hidden).shape)

@@ -8,6 +8,7 @@ float32 and gives all-zero weights to a query row that may attend to nothing.
 Example:
 
 >>> from keras import ops
+>>> from zoo.layers.masking import masked_softmax
 >>> scores = ops.zeros((1, 2, 3))
 >>> mask = ops.convert_to_tensor([[[True, True, False], [False, False, False]]])
 >>> ops.convert_to_numpy(masked_softmax(scores, mask))[0].round(2).tolist()
@@ -172,6 +173,7 @@ def random_keep_mask(shape, rate, seed_generator):
     Example:
 
     >>> import keras
+    >>> from zoo.layers.masking import random_keep_mask
     >>> keep, scale = random_keep_mask((1000,), 0.25, keras.random.SeedGenerator(0))
     >>> 0.7 < float(keras.ops.mean(keras.ops.cast(keep, "float32"))) < 0.8
     True
@@ -202,6 +204,7 @@ def dropout(x, rate, seed_generator, training, noise_shape=None):
     Example:
 
     >>> import keras, numpy as np
+    >>> from zoo.layers.masking import dropout
     >>> y = dropout(np.ones((1000,), "float32"), 0.5, keras.random.SeedGenerator(1), True)
     >>> sorted(set(keras.ops.convert_to_numpy(y).tolist()))
     [0.0, 2.0]

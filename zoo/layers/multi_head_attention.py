@@ -52,6 +52,7 @@ class MultiHeadAttention(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import MultiHeadAttention
     >>> layer = MultiHeadAttention(num_heads=2, key_dim=4)
     >>> x = np.random.rand(3, 5, 8).astype("float32")
     >>> out, scores = layer(x, x, use_causal_mask=True, return_attention_scores=True)

@@ -22,6 +22,7 @@ class AttentionPooling(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import AttentionPooling
     >>> pool = AttentionPooling(units=8)
     >>> pooled, weights = pool(np.ones((2, 5, 4), "float32"), return_attention_scores=True)
     >>> tuple(pooled.shape), tuple(weights.shape)

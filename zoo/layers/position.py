@@ -41,6 +41,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import SinusoidalPositionEncoding
     >>> layer = SinusoidalPositionEncoding(max_length=16)
     >>> tuple(layer(np.zeros((2, 5, 8), "float32")).shape)
     (2, 5, 8)
@@ -88,6 +89,7 @@ class LearnedPositionEmbedding(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import LearnedPositionEmbedding
     >>> layer = LearnedPositionEmbedding(max_length=16)
     >>> tuple(layer(np.zeros((2, 5, 8), "float32"), start_index=3).shape)
     (2, 5, 8)

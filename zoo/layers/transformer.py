@@ -139,6 +139,7 @@ class TransformerEncoderBlock(_TransformerBlock):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import TransformerEncoderBlock
     >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
     >>> out, scores = block(np.ones((2, 5, 8), "float32"), return_attention_scores=True)
     >>> tuple(out.shape), tuple(scores.shape)
@@ -181,6 +182,7 @@ class TransformerEncoder(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import TransformerEncoder
     >>> encoder = TransformerEncoder(2, num_heads=2, intermediate_dim=16)
     >>> padding = np.array([[True, True, True, False, False]] * 2)
     >>> out, scores = encoder(np.ones((2, 5, 8), "float32"), attention_mask=padding[:, None],
@@ -285,6 +287,7 @@ class TransformerDecoderBlock(_TransformerBlock):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.layers import TransformerDecoderBlock
     >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
     >>> target, source = np.ones((2, 4, 8), "float32"), np.ones((2, 6, 8), "float32")
     >>> tuple(block(target, source).shape)

@@ -2,9 +2,10 @@
 
 Example:
 
->>> import zoo
->>> model = zoo.models.build("lstm_bahdanau", source_vocab_size=50,
-...                          target_vocab_size=50)  # doctest: +SKIP
+>>> import zoo.models
+>>> model = zoo.models.build("lstm_bahdanau", source_vocab_size=50, target_vocab_size=50)
+>>> type(model).__name__
+'LSTMAttentionSeq2Seq'
 """
 
 from zoo.models.registry import Preset, build, get, names, register

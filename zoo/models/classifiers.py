@@ -3,11 +3,11 @@
 Example:
 
 >>> import numpy as np
->>> import zoo
+>>> import zoo.models
 >>> model = zoo.models.LSTMAttentionClassifier(vocab_size=100, num_classes=3,
 ...                                            embedding_dim=16, units=16)
->>> model(np.array([[7, 8, 9, 0]])).shape
-TensorShape([1, 3])
+>>> tuple(model(np.array([[7, 8, 9, 0]])).shape)
+(1, 3)
 """
 
 import keras
@@ -86,10 +86,11 @@ class BidirectionalLSTM(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.models.classifiers import BidirectionalLSTM
     >>> layer = BidirectionalLSTM(8)
     >>> x = np.ones((2, 5, 4), "float32")
-    >>> layer(x, padding_mask=np.array([[1, 1, 1, 0, 0], [1] * 5], bool)).shape
-    TensorShape([2, 5, 16])
+    >>> tuple(layer(x, padding_mask=np.array([[1, 1, 1, 0, 0], [1] * 5], bool)).shape)
+    (2, 5, 16)
     """
 
     def __init__(self, units, **kwargs):
@@ -266,10 +267,11 @@ class TransformerClassifier(keras.Model):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.models import TransformerClassifier
     >>> model = TransformerClassifier(vocab_size=100, num_classes=2, num_layers=1,
     ...                               d_model=16, num_heads=2, intermediate_dim=32)
-    >>> model(np.array([[7, 8, 9, 0]])).shape
-    TensorShape([1, 2])
+    >>> tuple(model(np.array([[7, 8, 9, 0]])).shape)
+    (1, 2)
     """
 
     def __init__(

@@ -12,13 +12,13 @@ whole target and attention is applied to all positions at once (faster).
 Example:
 
 >>> import numpy as np
->>> import zoo
+>>> import zoo.models
 >>> model = zoo.models.LSTMAttentionSeq2Seq(source_vocab_size=50, target_vocab_size=60,
 ...                                         embedding_dim=8, units=16)
 >>> source = np.array([[5, 9, 12, 0]])
 >>> target_in = np.array([[2, 7, 8]])
->>> model((source, target_in)).shape
-TensorShape([1, 3, 60])
+>>> tuple(model((source, target_in)).shape)
+(1, 3, 60)
 >>> logits, alignment = model((source, target_in), return_attention_scores=True)
 >>> tuple(alignment.shape)
 (1, 3, 4)

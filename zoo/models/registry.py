@@ -5,11 +5,13 @@ name with `zoo.models.build`.
 
 Example:
 
->>> import zoo
->>> sorted(zoo.models.names())[:2]  # doctest: +SKIP
-['lstm_bahdanau', 'lstm_classifier']
+>>> import zoo.models
+>>> zoo.models.names("classifier")
+['lstm_attention_classifier', 'transformer_classifier']
+>>> zoo.models.get("transformer_tiny").family
+'seq2seq'
 >>> model = zoo.models.build("transformer_tiny", source_vocab_size=100,
-...                          target_vocab_size=100)  # doctest: +SKIP
+...                          target_vocab_size=100)
 """
 
 import dataclasses
@@ -30,7 +32,7 @@ class Preset:
         defaults: hyper-parameters of the preset; `build` kwargs override them.
         family: `"seq2seq"`, `"classifier"` or `"span_qa"`; tells recipes which
             required arguments (vocabulary sizes, number of classes) to pass.
-        description: one line shown by `describe`.
+        description: one line saying what the preset is.
     """
 
     name: str

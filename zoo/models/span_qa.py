@@ -7,11 +7,11 @@ large negative value; `best_span` turns them into an answer span.
 Example:
 
 >>> import numpy as np
->>> import zoo
+>>> import zoo.models
 >>> model = zoo.models.BiDAFSpanQA(vocab_size=100, embedding_dim=16, units=8)
 >>> question, context = np.array([[7, 8, 0]]), np.array([[9, 10, 11, 12, 0]])
 >>> start_logits, end_logits = model((question, context))
->>> start, end = best_span(start_logits, end_logits, max_answer_length=3)
+>>> start, end = zoo.models.best_span(start_logits, end_logits, max_answer_length=3)
 >>> bool(start[0] <= end[0] < 4)
 True
 """
@@ -46,6 +46,7 @@ def best_span(start_logits, end_logits, max_answer_length):
     Example:
 
     >>> import numpy as np
+    >>> from zoo.models import best_span
     >>> start, end = best_span(np.array([[0.0, 5.0, 1.0]]), np.array([[1.0, 0.0, 4.0]]), 2)
     >>> int(start[0]), int(end[0])
     (1, 2)

@@ -3,14 +3,14 @@
 Example:
 
 >>> import numpy as np
->>> import zoo
+>>> import zoo.models
 >>> model = zoo.models.Transformer(source_vocab_size=100, target_vocab_size=120,
 ...                                num_layers=2, d_model=32, num_heads=2,
 ...                                intermediate_dim=64, max_length=16)
 >>> source = np.array([[5, 9, 12, 0]])
 >>> target_in = np.array([[2, 7, 8]])
->>> model((source, target_in)).shape
-TensorShape([1, 3, 120])
+>>> tuple(model((source, target_in)).shape)
+(1, 3, 120)
 """
 
 import keras

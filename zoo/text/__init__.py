@@ -5,10 +5,15 @@ graphs) is imported on its own, as `zoo.text.graph_wordpiece`.
 
 Example:
 
+>>> import os, tempfile
+>>> import tensorflow as tf
+>>> import zoo.text
 >>> texts = tf.data.Dataset.from_tensor_slices(["3 mars 2021", "March 3rd, 2021"])
->>> tokenizer = zoo.text.train_subword_tokenizer(texts, vocab_size=200)
->>> tokenizer.save("/tmp/vocab.txt")
->>> tokenizer = zoo.text.SubwordTokenizer.load("/tmp/vocab.txt")
+>>> tokenizer = zoo.text.train_subword_tokenizer(texts, vocab_size=200, progress=False)
+>>> path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+>>> tokenizer.save(path)
+>>> zoo.text.SubwordTokenizer.load(path).vocabulary == tokenizer.vocabulary
+True
 """
 
 from zoo.text.special_tokens import (

@@ -60,6 +60,8 @@ def sanitize_text(strings):
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.text.graph_wordpiece import sanitize_text
     >>> sanitize_text(tf.constant([b"  caf\\xff  "])).numpy()
     array([b'caf\\xef\\xbf\\xbd'], dtype=object)
     """
@@ -87,6 +89,8 @@ class GraphWordPieceTokenizer(tf.Module):
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.text.graph_wordpiece import GraphWordPieceTokenizer
     >>> vocab = ["[PAD]", "[UNK]", "the", "qu", "##ick", "fox", "."]
     >>> tokenizer = GraphWordPieceTokenizer(vocab, lowercase=True)
     >>> tokenizer.tokenize(tf.constant(["The quick fox.", ""])).to_list()

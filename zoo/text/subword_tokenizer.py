@@ -78,6 +78,7 @@ class SubwordTokenizer:
 
     Example:
 
+    >>> import zoo.text
     >>> vocab = zoo.text.RESERVED_TOKENS + ["march", "3", "##rd", ",", "2021"]
     >>> tokenizer = zoo.text.SubwordTokenizer(vocab, lowercase=True)
     >>> ids = tokenizer.tokenize(["March 3rd, 2021"])

@@ -1,5 +1,7 @@
 """Learning a WordPiece vocabulary from a corpus, with a progress bar."""
 
+import sys
+
 import keras_hub
 import numpy as np
 import tensorflow as tf
@@ -31,8 +33,12 @@ def train_subword_tokenizer(texts, vocab_size, lowercase=False, max_texts=None,
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> import zoo.text
     >>> texts = tf.data.Dataset.from_tensor_slices(["the 3rd of March", "3 mars 2021"])
-    >>> tokenizer = zoo.text.train_subword_tokenizer(texts, vocab_size=100)
+    >>> tokenizer = zoo.text.train_subword_tokenizer(texts, vocab_size=100, progress=False)
+    >>> tokenizer.vocabulary[:len(zoo.text.RESERVED_TOKENS)] == zoo.text.RESERVED_TOKENS
+    True
     >>> tokenizer.detokenize(tokenizer.tokenize(["3 mars 2021"])).numpy()
     array([b'3 mars 2021'], dtype=object)
     """
@@ -69,7 +75,7 @@ def train_subword_tokenizer(texts, vocab_size, lowercase=False, max_texts=None,
     corpus = tf.data.Dataset.from_tensor_slices(np.concatenate(chunks)).batch(_READ_BATCH)
     if progress:
         tqdm.tqdm.write(f"Learning a WordPiece vocabulary of up to {vocab_size} tokens "
-                        f"from {sum(map(len, chunks))} texts...")
+                        f"from {sum(map(len, chunks))} texts...", file=sys.stderr)
     vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
         corpus,
         vocabulary_size=vocab_size,

@@ -24,7 +24,8 @@ def average_checkpoints(model, paths):
 
     Example:
 
-    >>> paths = zoo.training.snapshot_paths("runs/nmt/snapshots")[-3:]  # doctest: +SKIP
+    >>> from zoo.training import average_checkpoints, snapshot_paths
+    >>> paths = snapshot_paths("runs/nmt/snapshots")[-3:]  # doctest: +SKIP
     >>> average_checkpoints(model, paths).save_weights("averaged.weights.h5")  # doctest: +SKIP
     """
     paths = list(paths)

@@ -32,6 +32,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     Example:
 
+    >>> from zoo.training import DivergenceGuard
     >>> guard = DivergenceGuard(blowup_factor=10.0)
     """
 
@@ -91,6 +92,8 @@ class EpochEvaluation(keras.callbacks.Callback):
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.training import EpochEvaluation
     >>> callback = EpochEvaluation(lambda model: {"bleu": 0.0}, tf.distribute.get_strategy(),
     ...                            "bleu")
     """
@@ -138,6 +141,7 @@ class Throughput(keras.callbacks.Callback):
 
     Example:
 
+    >>> from zoo.training import Throughput
     >>> callback = Throughput("num_tokens", "tokens")
     """
 
@@ -181,6 +185,7 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     Example:
 
+    >>> from zoo.training import BestCheckpoint
     >>> callback = BestCheckpoint("/tmp/run/best.weights.h5", "bleu", "max")
     """
 
@@ -225,6 +230,7 @@ class LastCheckpoint(keras.callbacks.Callback):
 
     Example:
 
+    >>> from zoo.training import LastCheckpoint
     >>> callback = LastCheckpoint("/tmp/run/last.weights.h5")
     """
 
@@ -251,6 +257,7 @@ class EpochSnapshots(keras.callbacks.Callback):
 
     Example:
 
+    >>> from zoo.training import EpochSnapshots
     >>> callback = EpochSnapshots("/tmp/run/snapshots", keep=3)
     """
 
@@ -296,6 +303,7 @@ class ScalarSummaries(keras.callbacks.Callback):
 
     Example:
 
+    >>> from zoo.training import ScalarSummaries
     >>> callback = ScalarSummaries("/tmp/run/logs")
     """
 

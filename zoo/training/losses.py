@@ -22,6 +22,8 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
 
     Example:
 
+    >>> import keras
+    >>> from zoo.training import MaskedSparseCrossentropy
     >>> loss = MaskedSparseCrossentropy(label_smoothing=0.1)
     >>> logits = keras.ops.zeros((1, 3, 5))
     >>> round(float(loss(keras.ops.array([[2, 4, 0]]), logits)), 4)  # log(5)
@@ -71,6 +73,7 @@ def masked_sparse_crossentropy(label_smoothing=0.0):
 
     Example:
 
+    >>> from zoo.training import masked_sparse_crossentropy
     >>> loss = masked_sparse_crossentropy(label_smoothing=0.1)
     """
     return MaskedSparseCrossentropy(label_smoothing=label_smoothing)
@@ -88,6 +91,8 @@ def masked_accuracy(y_true, y_pred):
 
     Example:
 
+    >>> import keras
+    >>> from zoo.training import masked_accuracy
     >>> logits = keras.ops.one_hot(keras.ops.array([[1, 2, 3]]), 4)
     >>> float(masked_accuracy(keras.ops.array([[1, 3, 0]]), logits))
     0.5
@@ -105,6 +110,8 @@ class MaskedAccuracy(keras.metrics.Metric):
 
     Example:
 
+    >>> import keras
+    >>> from zoo.training import MaskedAccuracy
     >>> metric = MaskedAccuracy()
     >>> metric.update_state([[1, 3, 0]], keras.ops.one_hot([[1, 2, 3]], 4))
     >>> float(metric.result())
@@ -140,6 +147,7 @@ class TokenCount(keras.metrics.Metric):
 
     Example:
 
+    >>> from zoo.training import TokenCount
     >>> metric = TokenCount()
     >>> metric.update_state([[5, 6, 0]], None)
     >>> float(metric.result())
@@ -166,6 +174,8 @@ def count_nonpad_tokens(y_true):
 
     Example:
 
+    >>> import keras
+    >>> from zoo.training import count_nonpad_tokens
     >>> int(count_nonpad_tokens(keras.ops.array([[4, 5, 0], [7, 0, 0]])))
     3
     """

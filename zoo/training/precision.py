@@ -17,6 +17,7 @@ def set_precision(mixed_precision):
 
     Example:
 
+    >>> from zoo.training import set_precision
     >>> set_precision(False)
     'float32'
     """

@@ -20,6 +20,7 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     Example:
 
+    >>> from zoo.training import TransformerSchedule
     >>> schedule = TransformerSchedule(d_model=512, warmup_steps=4000)
     >>> round(float(schedule(3999)), 6)  # the peak, at step 4000
     0.000699
@@ -41,6 +42,7 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
         Example:
 
+        >>> from zoo.training import TransformerSchedule
         >>> schedule = TransformerSchedule.from_peak(1e-3, warmup_steps=100)
         >>> round(float(schedule(99)), 6)
         0.001
@@ -88,6 +90,7 @@ def build_optimizer(learning_rate=1e-3, clipnorm=None, warmup_steps=None,
 
     Example:
 
+    >>> from zoo.training import build_optimizer
     >>> optimizer = build_optimizer(2e-3, clipnorm=1.0, warmup_steps=300)
     >>> round(float(optimizer.learning_rate), 6)  # step 1 of 300
     7e-06

@@ -29,6 +29,7 @@ def get_strategy(name="auto", tpu=None):
 
     Example:
 
+    >>> from zoo.training import get_strategy
     >>> strategy = get_strategy("default")
     >>> strategy.num_replicas_in_sync
     1
@@ -66,6 +67,8 @@ def per_replica_batch_size(global_batch_size, strategy):
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.training import per_replica_batch_size
     >>> per_replica_batch_size(64, tf.distribute.get_strategy())
     64
     """
@@ -85,6 +88,8 @@ def is_chief(strategy):
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.training import is_chief
     >>> is_chief(tf.distribute.get_strategy())
     True
     """
@@ -96,6 +101,8 @@ def worker_index(strategy):
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.training import worker_index
     >>> worker_index(tf.distribute.get_strategy())
     0
     """
@@ -113,6 +120,8 @@ def num_workers(strategy):
 
     Example:
 
+    >>> import tensorflow as tf
+    >>> from zoo.training import num_workers
     >>> num_workers(tf.distribute.get_strategy())
     1
     """

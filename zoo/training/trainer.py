@@ -115,6 +115,7 @@ def train(
 
     Example:
 
+    >>> from zoo.training import build_optimizer, masked_sparse_crossentropy, train
     >>> history = train(model, batches, steps_per_epoch=100, epochs=10,
     ...                 model_dir="runs/nmt", strategy=strategy,
     ...                 loss=masked_sparse_crossentropy(0.1),
