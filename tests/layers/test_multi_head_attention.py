@@ -269,6 +269,9 @@ def test_bad_input_errors_name_the_argument():
         layer(x, memory, attention_mask=np.ones((B, T, T), bool))
     with pytest.raises(ValueError, match=r"keys .* = \(batch, 2, length, 4\)"):
         layer(x[:, :1], x[:, :1], cache=_empty_cache(key_dim=K + 1), cache_update_index=0)
+    keys, values = _empty_cache()
+    with pytest.raises(ValueError, match=r"received \[\(2, 2, 5, 4\), \(2, 2, 4, 4\)\]"):
+        layer(x[:, :1], x[:, :1], cache=(keys, values[:, :, :4]), cache_update_index=0)
     with pytest.raises(ValueError, match=r"pair.*received one tensor of shape \(2, 2, 2, 5, 4\)"):
         layer(x[:, :1], x[:, :1], cache=np.zeros((B, 2, H, T, K), "float32"),
               cache_update_index=0)

@@ -199,15 +199,14 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def _check_cache(self, cache):
         """Returns `cache` as a `(keys, values)` tuple in the compute dtype, or raises."""
-        expected = [(self.num_heads, None, self.key_dim), (self.num_heads, None, self.value_dim)]
         pair = isinstance(cache, (tuple, list)) and len(cache) == 2
-        shapes = [tuple(ops.shape(t)) for t in cache] if pair else None
-        if not pair or any(
-            len(shape) != 4
-            or any(want is not None and isinstance(got, int) and got != want
-                   for got, want in zip(shape[1:], dims))
-            for shape, dims in zip(shapes, expected)
-        ):
+        shapes = [tuple(ops.shape(t)) for t in cache] if pair else []
+        keys_shape = shapes[0] if shapes else ()
+        # Values share the keys' batch and length (checked where both are static).
+        batch, length = (keys_shape[0], keys_shape[2]) if len(keys_shape) == 4 else (None, None)
+        expected = [(None, self.num_heads, None, self.key_dim),
+                    (batch, self.num_heads, length, self.value_dim)]
+        if not pair or not all(map(_fits, shapes, expected)):
             received = shapes if pair else (
                 f"one tensor of shape {tuple(cache.shape)}" if hasattr(cache, "shape")
                 else type(cache).__name__
@@ -354,6 +353,14 @@ class MultiHeadAttention(keras.layers.Layer):
 def _heads_first(x):
     """`(b, T, heads, d) -> (b, heads, T, d)`, the caches' layout."""
     return ops.transpose(x, (0, 2, 1, 3))
+
+
+def _fits(shape, expected):
+    """Whether `shape` has `expected`'s rank and sizes, where both are static ints."""
+    return len(shape) == len(expected) and all(
+        not isinstance(got, int) or not isinstance(want, int) or got == want
+        for got, want in zip(shape, expected)
+    )
 
 
 def _write_cache(cache, new_entries, index):
