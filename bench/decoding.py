@@ -12,13 +12,17 @@ Transformers (3+3 layers, d 256, 4 heads, ffn 1024, vocabulary 8,000):
 - naive: the TensorFlow tutorial's way, re-running the whole model on the growing prefix
   every step (a `tf.function` per step, Python loop).
 
-Each configuration is timed in alternating rounds in one process; the best round counts.
-Ids of ours, of keras-hub's loop on our model and of the naive loop must be identical.
+Each configuration is timed in alternating rounds in one process. Tokens/s are from the
+best round; ratios are medians of per-round ratios (runs of one round are seconds apart, so
+the machine's drift cancels), with quartiles against keras-hub's greedy search. Ids of
+ours, of keras-hub's loop on our model and of the naive loop must be identical.
 
-Run: `python bench/decoding.py [--rounds 3] [--xla]`
+Run: `python bench/decoding.py [--rounds 3] [--xla] [--only greedy]` (`--only` keeps the
+runs whose name contains one of the given words, any case, and the baselines they need).
 """
 
 import argparse
+import statistics
 import time
 
 import zoo  # noqa: F401  (quiet TensorFlow first)
@@ -113,6 +117,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--xla", action="store_true", help="also time jit_compile=True")
+    parser.add_argument("--only", nargs="+", default=(),
+                        help="time only the runs whose name contains one of these words")
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     model = zoo.models.build("transformer_small", source_vocab_size=VOCAB,
@@ -135,14 +141,21 @@ def main():
         runs[f"keras-hub BeamSampler(4), our model{tag}"] = keras_hub_on_our_model(
             model, keras_hub.samplers.BeamSampler(num_beams=4), jit)
 
-    outputs, best = {}, {name: float("inf") for name in runs}
+    if args.only:  # keep the selected runs and the baselines their columns need
+        keep = [word.lower() for word in args.only] + ["naive", "greedysampler, bart"]
+        if any("beam" in word for word in keep):
+            keep.append("beamsampler(4), bart")
+        runs = {name: function for name, function in runs.items()
+                if any(word in name.lower() for word in keep)}
+
+    outputs, seconds = {}, {name: [] for name in runs}
     for name, function in runs.items():  # warm-up: tracing and compilation
         outputs[name] = np.asarray(function(source))
     for _ in range(args.rounds):
         for name, function in runs.items():
             start = time.perf_counter()
             np.asarray(function(source))
-            best[name] = min(best[name], time.perf_counter() - start)
+            seconds[name].append(time.perf_counter() - start)
 
     reference = outputs["naive prefix re-decoding"]
     for name in runs:
@@ -150,18 +163,28 @@ def main():
             same = np.array_equal(outputs[name], reference)
             print(f"ids identical to naive: {name}: {same}")
             assert same, name
-    base = {jit: best[f"keras-hub GreedySampler, BART{' (XLA)' if jit else ''}"] for jit in jits}
-    beam_base = {jit: best[f"keras-hub BeamSampler(4), BART{' (XLA)' if jit else ''}"]
-                 for jit in jits}
+
+    def ratio(baseline, name, quartiles=False):
+        if baseline not in seconds:
+            return "-"
+        ratios = [b / t for b, t in zip(seconds[baseline], seconds[name])]
+        text = f"{statistics.median(ratios):.2f}x"
+        if quartiles and len(ratios) > 1:
+            low, _, high = statistics.quantiles(ratios, n=4)
+            text += f" ({low:.2f}-{high:.2f})"
+        return text
+
+    print(f"\n{args.rounds} rounds; tokens/s from the best round, ratios: median of the "
+          "per-round ratios (quartiles)")
     print("\n| run | new tokens/s | vs keras-hub greedy | vs keras-hub beam | vs naive |")
     print("|---|---|---|---|---|")
-    for name, seconds in best.items():
-        jit = "(XLA)" in name
-        tokens = BATCH * NEW_TOKENS / seconds
-        print(f"| {name} | {tokens:,.0f} | {base[jit] / seconds:.2f}x | "
-              f"{beam_base[jit] / seconds:.2f}x | "
-              f"{best['naive prefix re-decoding'] / seconds:.2f}x |")
-
+    for name in runs:
+        tag = " (XLA)" if "(XLA)" in name else ""
+        tokens = BATCH * NEW_TOKENS / min(seconds[name])
+        print(f"| {name} | {tokens:,.0f} | "
+              f"{ratio(f'keras-hub GreedySampler, BART{tag}', name, quartiles=True)} | "
+              f"{ratio(f'keras-hub BeamSampler(4), BART{tag}', name)} | "
+              f"{ratio('naive prefix re-decoding', name)} |")
 
 if __name__ == "__main__":
     main()
