@@ -186,5 +186,6 @@ def main():
               f"{ratio(f'keras-hub BeamSampler(4), BART{tag}', name)} | "
               f"{ratio('naive prefix re-decoding', name)} |")
 
+
 if __name__ == "__main__":
     main()

@@ -301,6 +301,15 @@ def test_batched_decoding_equals_decoding_each_alone(name):
         np.testing.assert_allclose(ops.convert_to_numpy(score)[0], scores[row], atol=1e-4)
 
 
+def _graph_op_types(graph):
+    """The op types of a traced TensorFlow graph, loop bodies included."""
+    graph_def = graph.as_graph_def()
+    op_types = {node.op for node in graph_def.node}
+    for library_function in graph_def.library.function:
+        op_types |= {node.op for node in library_function.node_def}
+    return op_types
+
+
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.function export")
 @pytest.mark.parametrize("name", ["lstm_bahdanau",
                                   pytest.param("transformer_tiny", marks=pytest.mark.slow)])
@@ -313,14 +322,26 @@ def test_decoding_traces_into_tf_function_without_xla_ops(name):
     for search in (lambda x: decoding.greedy_search(model, x, 8),
                    lambda x: decoding.beam_search(model, x, 8, beam_size=2)[0]):
         function = tf.function(search)
-        graph = function.get_concrete_function(spec).graph.as_graph_def()
-        op_types = {node.op for node in graph.node}
-        for library_function in graph.library.function:
-            op_types |= {node.op for node in library_function.node_def}
+        op_types = _graph_op_types(function.get_concrete_function(spec).graph)
         assert "While" in op_types or "StatelessWhile" in op_types
         assert not [op for op in op_types if op.startswith("Xla")]
         np.testing.assert_array_equal(function(source).numpy(),
                                       ops.convert_to_numpy(search(source)))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow graph ops")
+def test_greedy_search_avoids_keras_float_argmax_passes():
+    """Keras' TensorFlow argmax bit-casts the logits to order -0.0 (four extra passes over
+    them a step); greedy search calls tf.argmax instead (bench/README.md, Decoding)."""
+    import tensorflow as tf
+
+    model = small_model("lstm_bahdanau")
+    source, _ = ragged_sources()
+    function = tf.function(lambda x: decoding.greedy_search(model, x, 8))
+    op_types = _graph_op_types(
+        function.get_concrete_function(tf.TensorSpec([None, None], tf.int32)).graph)
+    assert "ArgMax" in op_types
+    assert "Bitcast" not in op_types
 
 
 @pytest.mark.slow
