@@ -336,7 +336,6 @@ def test_greedy_search_avoids_keras_float_argmax_passes():
     import tensorflow as tf
 
     model = small_model("lstm_bahdanau")
-    source, _ = ragged_sources()
     function = tf.function(lambda x: decoding.greedy_search(model, x, 8))
     op_types = _graph_op_types(
         function.get_concrete_function(tf.TensorSpec([None, None], tf.int32)).graph)
