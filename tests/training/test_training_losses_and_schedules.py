@@ -119,6 +119,16 @@ def test_all_padding_batch_gives_zero_not_nan():
     assert float(loss(np.zeros((2, 3), "int32"), np.ones((2, 3, 5), "float32"))) == 0.0
 
 
+def test_masked_accuracy_skips_keras_float_argmax_passes():
+    """Keras' TensorFlow argmax bit-casts float logits to order -0.0 (four extra passes over
+    them a step); the training metric calls tf.argmax instead."""
+    traced = tf.function(masked_accuracy).get_concrete_function(
+        tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None, 7], tf.float32))
+    op_types = {op.type for op in traced.graph.get_operations()}
+    assert "ArgMax" in op_types
+    assert "Bitcast" not in op_types
+
+
 def test_masked_accuracy_and_token_count():
     labels = np.array([[1, 3, 0], [2, 0, 0]])
     logits = keras.ops.one_hot(np.array([[1, 2, 3], [2, 1, 1]]), 4)
