@@ -31,7 +31,8 @@ def test_schedule_from_peak_and_round_trip():
     schedule = TransformerSchedule.from_peak(2e-3, warmup_steps=300)
     assert float(schedule(299)) == pytest.approx(2e-3, rel=1e-6)
     assert float(schedule(0)) == pytest.approx(2e-3 / 300, rel=1e-5)
-    restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(schedule))
+    schedules = keras.optimizers.schedules
+    restored = schedules.deserialize(schedules.serialize(schedule))
     assert isinstance(restored, TransformerSchedule)
     assert float(restored(1234)) == pytest.approx(float(schedule(1234)))
 
