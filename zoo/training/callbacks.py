@@ -211,10 +211,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get(self.metric_name)
         if value is None or not math.isfinite(value):
             return
-        if self.best is None:
-            better = True
-        else:
-            better = value > self.best if self.mode == "max" else value < self.best
+        better = self.best is None or (
+            value > self.best if self.mode == "max" else value < self.best)
         if not better:
             return
         self.best = value
