@@ -32,24 +32,24 @@ VOCAB, CLASSES, LENGTH, BATCH = 8000, 6, 256, 64
 D_MODEL, HEADS, FFN, LAYERS, UNITS = 128, 4, 512, 2, 128
 
 
-def keras_hub_classifier(dropout):
+def keras_hub_classifier(dropout, vocab=VOCAB, classes=CLASSES):
     tokens = keras.Input((None,), dtype="int32")
     ids = keras.ops.concatenate([keras.ops.full_like(tokens[:, :1], 4), tokens], axis=1)
     padding = keras.ops.not_equal(ids, 0)
-    x = keras.layers.Embedding(VOCAB, D_MODEL)(ids) * math.sqrt(D_MODEL)
+    x = keras.layers.Embedding(vocab, D_MODEL)(ids) * math.sqrt(D_MODEL)
     x = keras.layers.Dropout(dropout)(x + keras_hub.layers.SinePositionEncoding()(x))
     for _ in range(LAYERS):
         x = keras_hub.layers.TransformerEncoder(FFN, HEADS, dropout=dropout)(
             x, padding_mask=padding
         )
     x = keras.layers.Dropout(dropout)(x[:, 0])
-    return keras.Model(tokens, keras.layers.Dense(CLASSES, dtype="float32")(x))
+    return keras.Model(tokens, keras.layers.Dense(classes, dtype="float32")(x))
 
 
-def keras_bilstm_classifier(dropout):
+def keras_bilstm_classifier(dropout, vocab=VOCAB, classes=CLASSES):
     tokens = keras.Input((None,), dtype="int32")
     padding = keras.ops.not_equal(tokens, 0)
-    x = keras.layers.Embedding(VOCAB, D_MODEL, mask_zero=True)(tokens)
+    x = keras.layers.Embedding(vocab, D_MODEL, mask_zero=True)(tokens)
     x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Bidirectional(keras.layers.LSTM(UNITS, return_sequences=True))(x)
     x = keras.layers.Dropout(dropout)(x)
@@ -58,7 +58,7 @@ def keras_bilstm_classifier(dropout):
     weights = keras.ops.softmax(scores, axis=-1)
     pooled = keras.ops.einsum("bt,btd->bd", keras.ops.cast(weights, x.dtype), x)
     pooled = keras.layers.Dropout(dropout)(pooled)
-    return keras.Model(tokens, keras.layers.Dense(CLASSES, dtype="float32")(pooled))
+    return keras.Model(tokens, keras.layers.Dense(classes, dtype="float32")(pooled))
 
 
 def compile_model(model):

@@ -20,7 +20,7 @@ import zoo  # noqa: F401  (quiet TensorFlow first)
 import keras
 import numpy as np
 
-from recipes.common import parse_hparams
+from recipes.driver import parse_hparams
 from zoo import models, training
 
 SOURCE_VOCABULARY, TARGET_VOCABULARY = 3500, 2900

@@ -60,11 +60,35 @@ def test_translation_languages_come_from_the_config(mocked_tfds, name, source, t
     assert len(list(splits.validation)) == 6
 
 
-def test_classification_takes_label_names_from_the_class_label(mocked_tfds):
-    splits = load_splits("classification", "tfds:ag_news_subset")
-    assert splits.info["label_names"] == ["World", "Sports", "Business", "Sci/Tech"]
-    record = next(splits.train.as_numpy_iterator())
-    assert set(record) == {"text", "label"} and 0 <= record["label"] < 4
+@pytest.mark.parametrize("name, label_names", [
+    ("ag_news_subset", ["World", "Sports", "Business", "Sci/Tech"]),
+    ("imdb_reviews", ["neg", "pos"]),
+    ("yelp_polarity_reviews", ["1", "2"]),  # the ClassLabel's order, not a sort of names
+])
+def test_classification_takes_label_names_from_the_class_label(mocked_tfds, name,
+                                                               label_names):
+    splits = load_splits("classification", f"tfds:{name}", sizes={"test": 3})
+    assert splits.info["label_names"] == label_names
+    for split in (splits.train, splits.validation, splits.test):
+        record = next(split.as_numpy_iterator())
+        assert set(record) == {"text", "label"} and isinstance(record["text"], bytes)
+        assert 0 <= record["label"] < len(label_names)
+    assert len(list(splits.test)) == 3
+
+
+def test_classification_without_a_validation_split_holds_out_train(mocked_tfds):
+    # imdb_reviews' real splits (mock_data lists none): validation comes from train.
+    real_splits = {name: mock.Mock(num_examples=count, num_bytes=0) for name, count in
+                   (("train", 25000), ("test", 25000), ("unsupervised", 50000))}
+    with mock.patch.object(tfds.core.DatasetInfo, "splits", new_callable=mock.PropertyMock,
+                           return_value=real_splits):
+        splits = load_splits("classification", "tfds:imdb_reviews")
+    assert splits.info["splits"] == {"train": "train[:95%]", "validation": "train[95%:]",
+                                     "test": "test"}
+    assert "held out" in splits.info["validation_note"]
+    assert splits.info["sizes"] == {"test": 25000}
+    assert splits.info["label_names"] == ["neg", "pos"]
+    assert set(next(splits.validation.as_numpy_iterator())) == {"text", "label"}
 
 
 def test_summarization_and_qa_records(mocked_tfds):

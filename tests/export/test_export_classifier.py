@@ -49,3 +49,38 @@ def test_label_names_must_match_the_classes(classifier, tokenizers, tmp_path):
     with pytest.raises(UsageError, match="label_names has 2 names but the model predicts 3"):
         zoo.export.export_classifier(classifier, tokenizers[0], str(tmp_path), "topics",
                                      label_names=["a", "b"])
+
+
+FRESH_SCRIPT = """
+path, texts = sys.argv[1], [t.encode("latin-1") for t in json.loads(sys.argv[2])]
+classify = tf.saved_model.load(path).signatures["serving_default"]
+tf2 = classify(inputs=tf.constant(texts))
+with tf.compat.v1.Session(graph=tf.Graph()) as session:
+    signature = tf.compat.v1.saved_model.loader.load(
+        session, ["serve"], path).signature_def["serving_default"]
+    tf1 = session.run({name: info.name for name, info in signature.outputs.items()},
+                      {signature.inputs["inputs"].name: texts})
+blocked = [m for m in ("keras", "keras_hub", "tensorflow_text", "zoo") if sys.modules.get(m)]
+print(json.dumps({"blocked": blocked,
+                  "tf2": [s.decode() for s in tf2["outputs"].numpy()],
+                  "tf2_scores": tf2["scores"].numpy().tolist(),
+                  "tf1": [s.decode() for s in tf1["outputs"]]}))
+"""
+
+
+def test_classifier_export_answers_every_input_in_a_tensorflow_only_process(
+        classifier, tokenizers, tmp_path, serving_inputs, fresh_python):
+    """Empty, whitespace, over-long and invalid-UTF-8 inputs each get a label there too."""
+    import json
+
+    source, _ = tokenizers
+    path = zoo.export.export_classifier(classifier, source, str(tmp_path), "topics",
+                                        label_names=LABELS, max_length=20)
+    result = fresh_python(FRESH_SCRIPT, path,
+                          json.dumps([t.decode("latin-1") for t in serving_inputs]))
+    labels, scores = zoo.export.reference_classify(classifier, source, LABELS,
+                                                   serving_inputs, max_length=20)
+    assert result["blocked"] == []
+    assert result["tf2"] == labels and result["tf1"] == labels
+    assert len(labels) == len(serving_inputs)
+    np.testing.assert_allclose(result["tf2_scores"], scores, rtol=1e-4, atol=1e-5)

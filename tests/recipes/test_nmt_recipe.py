@@ -1,28 +1,13 @@
 """`python -m recipes.nmt` as a user runs it: end to end, and its answers to bad input."""
 
-import pathlib
+import functools
 import re
-import subprocess
-import sys
 
 import pytest
+from recipe_runner import assert_one_paragraph_error
+from recipe_runner import run_recipe as run_any_recipe
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-def run_recipe(*flags, input_text=None, timeout=900):
-    return subprocess.run(
-        [sys.executable, "-m", "recipes.nmt", *flags], cwd=ROOT, input=input_text,
-        capture_output=True, text=True, timeout=timeout)
-
-
-def assert_one_paragraph_error(result, *fragments):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    message = " ".join(result.stderr.split())
-    assert "error:" in message
-    for fragment in fragments:
-        assert fragment in message, message
+run_recipe = functools.partial(run_any_recipe, "nmt")
 
 
 def test_unknown_dataset(tmp_path):

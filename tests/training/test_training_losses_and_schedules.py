@@ -159,3 +159,18 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
         build_optimizer(1e-3, warmup_steps=100, schedule="cosine", total_steps=100)
     with pytest.raises(UsageError, match="inverse_sqrt, cosine"):
         build_optimizer(1e-3, warmup_steps=100, schedule="linear")
+
+
+def test_classification_loss_counts_label_zero():
+    """With ignore_label=None class 0 is a real class: its loss counts in the average."""
+    import numpy as np
+
+    from zoo.training import MaskedSparseCrossentropy
+
+    logits = np.array([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0]], "float32")
+    labels = np.array([0, 2])
+    every_label = float(MaskedSparseCrossentropy(ignore_label=None)(labels, logits))
+    expected = np.mean([-np.log(np.exp(4) / (np.exp(4) + 2)), -np.log(1 / (np.exp(4) + 2))])
+    np.testing.assert_allclose(every_label, expected, rtol=1e-5)
+    masked = float(MaskedSparseCrossentropy()(labels, logits))  # the padding label 0 skipped
+    np.testing.assert_allclose(masked, -np.log(1 / (np.exp(4) + 2)), rtol=1e-5)

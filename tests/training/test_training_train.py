@@ -159,6 +159,19 @@ def test_blowup_guard():
         DivergenceGuard().on_epoch_end(0, {"loss": math.inf})
 
 
+def test_blowup_guard_waits_for_min_steps_of_each_epoch():
+    """The first steps of an epoch average a few batches: one hard batch is no blow-up."""
+    guard = DivergenceGuard(blowup_factor=10.0, min_steps=3)
+    guard.on_epoch_begin(0)
+    for batch, loss in enumerate([1.0, 0.2, 0.05, 0.05]):
+        guard.on_train_batch_end(batch, {"loss": loss})
+    guard.on_epoch_begin(1)
+    guard.on_train_batch_end(0, {"loss": 1.4})  # 28x the best, but a one-batch mean
+    guard.on_train_batch_end(1, {"loss": 0.9})
+    with pytest.raises(TrainingDiverged, match="step 3 of epoch 2"):
+        guard.on_train_batch_end(2, {"loss": 0.8})
+
+
 def test_argument_errors(tmp_path):
     strategy = tf.distribute.get_strategy()
     model = tiny_model()

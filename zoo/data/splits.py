@@ -5,7 +5,7 @@ import random
 
 import tensorflow as tf
 
-from zoo.data import demo, files
+from zoo.data import classification_files, demo, files
 from zoo.data.tfds_source import load_tfds_splits
 from zoo.errors import UsageError
 
@@ -72,77 +72,148 @@ def _hold_out(records, seed, source):
     return train, validation, note
 
 
-def _label_ids(train, validation, eval_source):
-    names = sorted({record["label_text"] for record in train})
+def _label_names(records):
+    """The label names of `records`, sorted by name (numerically when all are integers)."""
+    names = sorted({record["label_text"] for record in records})
     if all(name.lstrip("-").isdigit() for name in names):
         names = sorted(names, key=int)
-    ids = {name: index for index, name in enumerate(names)}
-    for record in train:
-        record["label"] = ids[record["label_text"]]
-    for number, record in enumerate(validation, start=1):
-        if record["label_text"] not in ids:
-            raise UsageError(
-                f"{eval_source}, line {number}: label {record['label_text']!r} does not occur "
-                f"in the training data (labels: {', '.join(names)})."
-            )
-        record["label"] = ids[record["label_text"]]
     return names
 
 
-def _check_file_flags(task, train_src, train_tgt, eval_src, eval_tgt, train_file, eval_file):
-    parallel = {"--train_src": train_src, "--train_tgt": train_tgt, "--eval_src": eval_src,
-                "--eval_tgt": eval_tgt}
+def _label_ids(names, *splits):
+    """Sets each record's `label` to the index of its `label_text` in `names`."""
+    ids = {name: index for index, name in enumerate(names)}
+    for records, source in splits:
+        for number, record in enumerate(records, start=1):
+            if record["label_text"] not in ids:  # the readers reject these with the line
+                raise UsageError(
+                    f"{source}, example {number}: label {record['label_text']!r} does not "
+                    f"occur in the training data (labels: {', '.join(names)})."
+                )
+            record["label"] = ids[record["label_text"]]
+
+
+PARALLEL_FLAGS = {split: (f"--{which}_src", f"--{which}_tgt")
+                  for split, which in (("train", "train"), ("validation", "eval"),
+                                       ("test", "test"))}
+FILE_FLAGS = {"train": "--train_file", "validation": "--eval_file", "test": "--test_file"}
+READER_OPTIONS = classification_files.OPTION_NAMES  # the keywords load_splits passes on
+
+
+def _check_file_flags(task, files_by_split):
+    """`files_by_split`: {split: (file, src, tgt)}; a UsageError for any bad combination."""
+    parallel = {flag: value for split, (_, src, tgt) in files_by_split.items()
+                for flag, value in zip(PARALLEL_FLAGS[split], (src, tgt))}
     if task not in ("nmt", "summarization") and any(parallel.values()):
         given = ", ".join(flag for flag, value in parallel.items() if value)
-        expected = "a JSON Lines --train_file" if task == "qa" else "a TSV --train_file"
+        expected = ("a JSON Lines --train_file" if task == "qa" else
+                    "a --train_file (CSV, TSV, JSON Lines or one example a line)")
         raise UsageError(f"{given}: parallel text files are for nmt and summarization; "
-                         f"for {task}, pass {expected} (and optionally --eval_file).")
-    for first, second in (("--train_src", "--train_tgt"), ("--eval_src", "--eval_tgt")):
-        if bool(parallel[first]) != bool(parallel[second]):
-            given, missing = (first, second) if parallel[first] else (second, first)
+                         f"for {task}, pass {expected} (and optionally --eval_file and "
+                         "--test_file).")
+    for split, (file, src, tgt) in files_by_split.items():
+        src_flag, tgt_flag = PARALLEL_FLAGS[split]
+        if bool(src) != bool(tgt):
+            given, missing = (src_flag, tgt_flag) if src else (tgt_flag, src_flag)
             raise UsageError(f"{given} is given without {missing}; pass both (line-aligned "
                              "source and target files).")
-    if train_file and train_src:
-        raise UsageError("Pass either --train_file or --train_src/--train_tgt, not both.")
-    if eval_file and eval_src:
-        raise UsageError("Pass either --eval_file or --eval_src/--eval_tgt, not both.")
-    if not (train_file or train_src):
+        if file and src:
+            raise UsageError(f"Pass either {FILE_FLAGS[split]} or {src_flag}/{tgt_flag}, "
+                             "not both.")
+    file, src, _ = files_by_split["train"]
+    if not (file or src):
         needed = ("--train_src and --train_tgt (or a TSV --train_file)"
                   if task in ("nmt", "summarization") else "--train_file")
         raise UsageError(f"--dataset=files needs training data: pass {needed}.")
 
 
-def _read_file_splits(task, train_src, train_tgt, eval_src, eval_tgt, train_file, eval_file,
-                      seed):
-    def read(src, tgt, file, which):
-        if src:
-            return files.read_parallel(src, tgt, f"--{which}_src", f"--{which}_tgt"), (
-                f"--{which}_src/--{which}_tgt")
-        if task == "qa":
-            return files.read_jsonl(file, f"--{which}_file"), f"--{which}_file ({file})"
-        return files.read_tsv(file, f"--{which}_file", task), f"--{which}_file ({file})"
+def _reader_options(options):
+    """The given (not None) reader options, checked against `READER_OPTIONS`."""
+    unknown = sorted(set(options) - set(READER_OPTIONS))
+    if unknown:
+        raise TypeError(f"load_splits() got unexpected keyword argument(s) "
+                        f"{', '.join(unknown)}; its reader options are "
+                        f"{', '.join(READER_OPTIONS)}.")
+    return {key: value for key, value in options.items() if value is not None}
 
-    train, train_source = read(train_src, train_tgt, train_file, "train")
-    info = {}
-    if eval_src or eval_file:
-        validation, eval_source = read(eval_src, eval_tgt, eval_file, "eval")
+
+def _listing(paths, shown=4):
+    more = len(paths) - shown
+    return ", ".join(paths[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _read_split(task, split, file, src, tgt, options, labels=None):
+    """The records of one split from its flags, and their description for messages."""
+    encoding = options.get("encoding")
+    if src:
+        src_flag, tgt_flag = PARALLEL_FLAGS[split]
+        sources, targets = files.expand_paths(src, src_flag), files.expand_paths(tgt, tgt_flag)
+        if len(sources) != len(targets):
+            raise UsageError(
+                f"{src_flag} names {len(sources)} file(s) but {tgt_flag} names "
+                f"{len(targets)}; give as many target files as source files (they are "
+                f"paired in order: {src_flag} {_listing(sources)}; {tgt_flag} "
+                f"{_listing(targets)})."
+            )
+        records = []
+        for source, target in zip(sources, targets):
+            records += files.read_parallel(source, target, src_flag, tgt_flag, encoding)
+        return records, f"{src_flag}/{tgt_flag} ({_listing(sources)} / {_listing(targets)})"
+    flag = FILE_FLAGS[split]
+    paths = files.expand_paths(file, flag)
+    if task == "classification":
+        records = classification_files.read_classification_files(paths, flag, labels,
+                                                                 **options)
+    else:
+        records = []
+        for path in paths:
+            records += (files.read_jsonl(path, flag, encoding) if task == "qa" else
+                        files.read_tsv(path, flag, task, encoding))
+    return records, f"{flag} ({_listing(paths)})"
+
+
+def _read_file_splits(task, files_by_split, seed, options):
+    """`(train, validation, test, info)` record lists (`test` None when not given)."""
+    train, train_source = _read_split(task, "train", *files_by_split["train"], options)
+    info = {"sources": {"train": train_source}}
+    labels = None
+    if task == "classification":
+        # From every training example, before any is held out: a class whose examples all
+        # land in the held-out share is still a class.
+        labels = info["label_names"] = _label_names(train)
+    file, src, tgt = files_by_split["validation"]
+    if file or src:
+        validation, info["sources"]["validation"] = _read_split(
+            task, "validation", file, src, tgt, options, labels)
     else:
         train, validation, info["validation_note"] = _hold_out(train, seed, train_source)
-        eval_source = train_source
+        info["sources"]["validation"] = f"held out of {train_source}"
+    test = None
+    file, src, tgt = files_by_split["test"]
+    if file or src:
+        test, info["sources"]["test"] = _read_split(task, "test", file, src, tgt, options,
+                                                    labels)
     if task == "classification":
-        info["label_names"] = _label_ids(train, validation, eval_source)
-    return train, validation, info
+        _label_ids(labels, *[(records, info["sources"][split]) for split, records in
+                             (("train", train), ("validation", validation), ("test", test))
+                             if records is not None])
+    return train, validation, test, info
 
 
 def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=None,
                 eval_src=None, eval_tgt=None, train_file=None, eval_file=None, seed=0,
-                sizes=None):
+                sizes=None, *, test_file=None, test_src=None, test_tgt=None,
+                **reader_options):
     """Record datasets (train, validation, test) for a task, from the demo, TFDS or files.
 
     Records are dicts of scalar tensors: nmt and summarization `{"source", "target"}`
     strings; classification `{"text": string, "label": int64}`; qa `{"question",
     "context", "answer": string, "answer_start": int64}` (character offset, -1 when the
     answer is not a span of the context). Every user mistake raises `zoo.errors.UsageError`.
+
+    Every file argument takes one file, several comma-separated, and/or glob patterns
+    (`zoo.data.files.expand_paths`); the files' records are concatenated in that order.
+    Parallel files are paired in order: `train_src` and `train_tgt` name as many files.
 
     Args:
         task: `"nmt"`, `"summarization"`, `"classification"` or `"qa"`.
@@ -151,17 +222,29 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
         data_dir: TFDS data directory (only with `tfds:`).
         train_src, train_tgt, eval_src, eval_tgt: line-aligned parallel text files
             (nmt and summarization).
-        train_file, eval_file: TSV (`source<TAB>target`, or `label<TAB>text` for
-            classification) or JSON Lines for qa. Without evaluation files, a
-            deterministic 5% of train is held out for validation (`info` says so).
+        train_file, eval_file: nmt and summarization: TSV `source<TAB>target`; qa: JSON
+            Lines; classification: CSV, TSV, JSON Lines, one example a line or fastText,
+            read by `zoo.data.classification_files` with `reader_options`. Without
+            evaluation files, a deterministic 5% of train is held out for validation
+            (`info` says so).
         seed: int, seeds the demo corpus and the held-out choice.
         sizes: optional dict with `"train"`, `"validation"`, `"test"` counts: the demo
             corpus sizes, or, for TFDS and files, at most that many records per split.
+        test_file, test_src, test_tgt: the test split from files, as the train and eval
+            arguments; without them `test` is None for `dataset="files"`.
+        **reader_options: the recipe's reader flags, passed through as keywords
+            (`READER_OPTIONS`: `format`, `text_column`, `label_column`, `text_field`,
+            `label_field`, `label_separator`, `coarse_label_separator`, `encoding`; see
+            `zoo.data.classification_files`). None means the default, and options that do
+            not apply are unused: `encoding` applies to the files of every task, the
+            others to classification files. Any other keyword is a TypeError.
 
     Returns:
         `Splits(train, validation, test, info)`; `test` may be None. `info` holds `task`,
         `dataset`, `sizes` (records per split, where known), and `label_names` for
-        classification.
+        classification (the training labels sorted by name, numerically when all are
+        integers; an evaluation or test label that training lacks is an error naming its
+        file and line). With files, `info["sources"]` describes each split's origin.
 
     Example:
 
@@ -171,12 +254,32 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
     {'train': 100, 'validation': 1000, 'test': 1000}
     >>> next(iter(splits.train))["target"].numpy()
     b'2007-10-24'
+
+    Classification from a TREC-style file (`COARSE:fine text`, latin-1) and a test file:
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for name, text in (("train.txt", "LOC:city Où ?\\nNUM:date When ?\\nLOC:other Where ?"),
+    ...                    ("test.txt", "NUM:count How many ?")):
+    ...     with open(os.path.join(folder, name), "w", encoding="latin-1") as file:
+    ...         _ = file.write(text)
+    >>> splits = zoo.data.load_splits(
+    ...     "classification", "files", train_file=f"{folder}/train.txt",
+    ...     eval_file=f"{folder}/train.txt", test_file=f"{folder}/test.txt",
+    ...     label_separator=" ", coarse_label_separator=":", encoding="latin-1")
+    >>> splits.info["label_names"], splits.info["sizes"]
+    (['LOC', 'NUM'], {'train': 3, 'validation': 3, 'test': 1})
+    >>> [int(record["label"]) for record in splits.test]
+    [1]
     """
     if task not in TASKS:
         raise UsageError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
-    file_flags = {"--train_src": train_src, "--train_tgt": train_tgt, "--eval_src": eval_src,
-                  "--eval_tgt": eval_tgt, "--train_file": train_file, "--eval_file": eval_file}
-    given = [flag for flag, value in file_flags.items() if value]
+    files_by_split = {"train": (train_file, train_src, train_tgt),
+                      "validation": (eval_file, eval_src, eval_tgt),
+                      "test": (test_file, test_src, test_tgt)}
+    given = [flag for split, values in files_by_split.items()
+             for flag, value in zip((FILE_FLAGS[split],) + PARALLEL_FLAGS[split], values)
+             if value]
     if dataset != "files" and given:
         raise UsageError(f"{', '.join(given)} only apply to --dataset=files (the dataset is "
                          f"{dataset!r}); add --dataset=files or drop them.")
@@ -187,6 +290,7 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
                               set(sizes) - {"train", "validation", "test"}):
         raise UsageError(f"sizes must be a dict with keys train, validation, test; got "
                          f"{sizes!r}.")
+    options = _reader_options(reader_options)
     sizes = dict(sizes or {})
     info = {"task": task, "dataset": dataset}
 
@@ -202,16 +306,19 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
         return Splits(*datasets, info)
 
     if dataset == "files":
-        _check_file_flags(task, train_src, train_tgt, eval_src, eval_tgt, train_file,
-                          eval_file)
-        train, validation, extra = _read_file_splits(
-            task, train_src, train_tgt, eval_src, eval_tgt, train_file, eval_file, seed)
+        _check_file_flags(task, files_by_split)
+        train, validation, test, extra = _read_file_splits(task, files_by_split, seed,
+                                                           options)
         info.update(extra)
-        train = train[:sizes.get("train", len(train))]
-        validation = validation[:sizes.get("validation", len(validation))]
-        info["sizes"] = {"train": len(train), "validation": len(validation)}
-        return Splits(records_to_dataset(train, task), records_to_dataset(validation, task),
-                      None, info)
+        datasets, info["sizes"] = [], {}
+        for split, records in (("train", train), ("validation", validation), ("test", test)):
+            if records is None:
+                datasets.append(None)
+                continue
+            records = records[:sizes.get(split, len(records))]
+            info["sizes"][split] = len(records)
+            datasets.append(records_to_dataset(records, task))
+        return Splits(*datasets, info)
 
     if isinstance(dataset, str) and dataset.startswith("tfds:") and dataset[5:]:
         train, validation, test, extra = load_tfds_splits(task, dataset[5:], data_dir)

@@ -20,8 +20,9 @@ class DivergenceGuard(keras.callbacks.Callback):
     """Stops training with `TrainingDiverged` when the loss is NaN/inf or blows up.
 
     The loss in the logs is the running mean of the epoch. It counts as blown up when it
-    exceeds `blowup_factor` times the lowest value seen so far (after `min_steps` steps,
-    so the first noisy steps are ignored). The error is raised from inside `fit`, before
+    exceeds `blowup_factor` times the lowest value seen so far, once it averages at least
+    `min_steps` steps of the epoch: the first steps of every epoch are a mean over a few
+    batches, and one hard batch after a near-zero loss is no blow-up. The error is raised from inside `fit`, before
     the epoch's backup is written, so the last backup holds healthy weights.
 
     Args:
@@ -47,6 +48,7 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self.steps = 0
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1

@@ -9,6 +9,8 @@ from keras import ops
 class MaskedSparseCrossentropy(keras.losses.Loss):
     """Cross-entropy over logits that ignores label 0 and averages over real tokens.
 
+    With `ignore_label=None` every label counts (classification, where class 0 is real).
+
     The average runs over the real tokens of the whole global batch: under a
     `tf.distribute` strategy each replica divides its sum by the token count of all
     replicas, so n replicas compute exactly the loss and gradients of one device.
@@ -18,6 +20,7 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
 
     Args:
         label_smoothing: ε in [0, 1).
+        ignore_label: the padding label that adds no loss (0), or None: none is ignored.
         name: the loss name.
 
     Example:
@@ -30,12 +33,20 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
     1.6094
     """
 
-    def __init__(self, label_smoothing=0.0, name="masked_sparse_crossentropy", **kwargs):
+    def __init__(self, label_smoothing=0.0, ignore_label=0, name="masked_sparse_crossentropy",
+                 **kwargs):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
         kwargs.pop("reduction", None)
         super().__init__(name=name, reduction="sum", dtype="float32", **kwargs)
         self.label_smoothing = label_smoothing
+        self.ignore_label = ignore_label
+
+    def _real(self, labels):
+        """1.0 where a label counts, 0.0 at the ignored label."""
+        if self.ignore_label is None:
+            return ops.ones_like(labels, "float32")
+        return ops.cast(labels != self.ignore_label, "float32")
 
     def call(self, y_true, y_pred):
         """Per-token losses, 0 at padding."""
@@ -48,10 +59,10 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         target = tf.one_hot(labels, vocab_size, on_value=1.0 - epsilon + epsilon / vocab_size,
                             off_value=epsilon / vocab_size)
         token_loss = tf.nn.softmax_cross_entropy_with_logits(target, logits)
-        return token_loss * ops.cast(labels != 0, "float32")
+        return token_loss * self._real(labels)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        weights = ops.cast(ops.cast(y_true, "int32") != 0, "float32")
+        weights = self._real(ops.cast(y_true, "int32"))
         if sample_weight is not None:
             sample_weight = ops.cast(sample_weight, "float32")
             while len(sample_weight.shape) < len(weights.shape):
@@ -62,7 +73,8 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
             return total / ops.maximum(_global_sum(ops.sum(weights)), 1.0)
 
     def get_config(self):
-        return {"name": self.name, "label_smoothing": self.label_smoothing}
+        return {"name": self.name, "label_smoothing": self.label_smoothing,
+                "ignore_label": self.ignore_label}
 
 
 def masked_sparse_crossentropy(label_smoothing=0.0):
