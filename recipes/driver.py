@@ -315,13 +315,14 @@ def resolve_config(task, run_dir):
         return config
     saved = run_dir.load_config()
     wanted = _flag_config(task)
-    for name in RUN_FLAGS + tuple(task.run_flags):
-        if (training or FLAGS[name].present) and saved.get(name) != wanted[name]:
-            shown = FLAGS[name].value if name == "hparams" else wanted[name]
-            raise UsageError(
-                f"{run_dir.path} holds a run trained with --{name}={_flag_text(saved.get(name))}"
-                f" but this command gives --{name}={_flag_text(shown)}: use another "
-                "--model_dir, or the run's own flags to resume or use it.")
+    changed = [name for name in RUN_FLAGS + tuple(task.run_flags)
+               if (training or FLAGS[name].present) and saved.get(name) != wanted[name]]
+    if changed:
+        before = " ".join(f"--{name}={_flag_text(saved.get(name))}" for name in changed)
+        after = " ".join(f"--{name}={_flag_text(wanted[name])}" for name in changed)
+        raise UsageError(
+            f"{run_dir.path} holds a run trained with {before} but this command gives "
+            f"{after}: use another --model_dir, or the run's own flags to resume or use it.")
     return saved
 
 
