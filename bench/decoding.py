@@ -17,8 +17,13 @@ best round; ratios are medians of per-round ratios (runs of one round are second
 the machine's drift cancels), with quartiles against keras-hub's greedy search. Ids of
 ours, of keras-hub's loop on our model and of the naive loop must be identical.
 
-Run: `python bench/decoding.py [--rounds 3] [--xla] [--only greedy]` (`--only` keeps the
-runs whose name contains one of the given words, any case, and the baselines they need).
+`--no_repeat_ngram_size N` adds "ours beam 4" with that n-gram blocking (same model,
+same sources) and prints its time against plain "ours beam 4" (median of the per-round
+ratios, quartiles); the script checks that no n-gram repeats in its outputs.
+
+Run: `python bench/decoding.py [--rounds 3] [--xla] [--only greedy] [--no_repeat_ngram_size
+3] [--skip_baselines]` (`--only` keeps the runs whose name contains one of the given words,
+any case, and the baselines they need, unless `--skip_baselines`).
 """
 
 import argparse
@@ -50,11 +55,12 @@ def mask_special(logits):
     return tf.where((ids == 0) | (ids == BOS), -1e9, tf.cast(logits, tf.float32))
 
 
-def ours(model, jit):
+def ours(model, jit, no_repeat_ngram_size=0):
     greedy = tf.function(
         lambda x: decoding.greedy_search(model, x, NEW_TOKENS, eos_id=NEVER), jit_compile=jit)
     beam = tf.function(
-        lambda x: decoding.beam_search(model, x, NEW_TOKENS, eos_id=NEVER, beam_size=4)[0],
+        lambda x: decoding.beam_search(model, x, NEW_TOKENS, eos_id=NEVER, beam_size=4,
+                                       no_repeat_ngram_size=no_repeat_ngram_size)[0],
         jit_compile=jit)
     return greedy, beam
 
@@ -119,6 +125,10 @@ def main():
     parser.add_argument("--xla", action="store_true", help="also time jit_compile=True")
     parser.add_argument("--only", nargs="+", default=(),
                         help="time only the runs whose name contains one of these words")
+    parser.add_argument("--no_repeat_ngram_size", type=int, default=0,
+                        help="also time beam 4 with this n-gram blocking (0: not)")
+    parser.add_argument("--skip_baselines", action="store_true",
+                        help="with --only: keep no baseline (naive, keras-hub BART)")
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     model = zoo.models.build("transformer_small", source_vocab_size=VOCAB,
@@ -132,6 +142,9 @@ def main():
         greedy, beam = ours(model, jit)
         runs[f"ours greedy{tag}"] = greedy
         runs[f"ours beam 4{tag}"] = beam
+        if args.no_repeat_ngram_size:
+            runs[f"ours beam 4, no_repeat_ngram_size={args.no_repeat_ngram_size}{tag}"] = ours(
+                model, jit, args.no_repeat_ngram_size)[1]
         runs[f"keras-hub GreedySampler, BART{tag}"] = keras_hub_bart(
             keras_hub.samplers.GreedySampler(), jit)
         runs[f"keras-hub BeamSampler(4), BART{tag}"] = keras_hub_bart(
@@ -142,9 +155,11 @@ def main():
             model, keras_hub.samplers.BeamSampler(num_beams=4), jit)
 
     if args.only:  # keep the selected runs and the baselines their columns need
-        keep = [word.lower() for word in args.only] + ["naive", "greedysampler, bart"]
-        if any("beam" in word for word in keep):
-            keep.append("beamsampler(4), bart")
+        keep = [word.lower() for word in args.only]
+        if not args.skip_baselines:
+            keep += ["naive", "greedysampler, bart"]
+            if any("beam" in word for word in keep):
+                keep.append("beamsampler(4), bart")
         runs = {name: function for name, function in runs.items()
                 if any(word in name.lower() for word in keep)}
 
@@ -157,12 +172,25 @@ def main():
             np.asarray(function(source))
             seconds[name].append(time.perf_counter() - start)
 
-    reference = outputs["naive prefix re-decoding"]
+    reference = outputs.get("naive prefix re-decoding")
     for name in runs:
+        if reference is None:
+            break
         if name.startswith("ours greedy") or name.startswith("keras-hub GreedySampler, our"):
             same = np.array_equal(outputs[name], reference)
             print(f"ids identical to naive: {name}: {same}")
             assert same, name
+
+    n = args.no_repeat_ngram_size
+    for name in runs:
+        if f"no_repeat_ngram_size={n}" in name:
+            for row in outputs[name]:
+                grams = [tuple(row[i:i + n]) for i in range(len(row) - n + 1)]
+                assert len(grams) == len(set(grams)), (name, row)
+            plain = outputs["ours beam 4" + (" (XLA)" if "(XLA)" in name else "")]
+            changed = np.mean(np.any(outputs[name] != plain, axis=-1))
+            print(f"no {n}-gram repeats: {name}: True ({changed:.0%} of the outputs differ "
+                  "from plain beam 4's)")
 
     def ratio(baseline, name, quartiles=False):
         if baseline not in seconds:
@@ -185,6 +213,10 @@ def main():
               f"{ratio(f'keras-hub GreedySampler, BART{tag}', name, quartiles=True)} | "
               f"{ratio(f'keras-hub BeamSampler(4), BART{tag}', name)} | "
               f"{ratio('naive prefix re-decoding', name)} |")
+    for name in runs:
+        if f"no_repeat_ngram_size={n}" in name:
+            plain = "ours beam 4" + (" (XLA)" if "(XLA)" in name else "")
+            print(f"\ntime of {name} / time of {plain}: {ratio(name, plain, quartiles=True)}")
 
 
 if __name__ == "__main__":

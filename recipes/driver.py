@@ -75,6 +75,12 @@ flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing of the training loss
 flags.DEFINE_float("clipnorm", 1.0, "Gradient clipping by global norm (0 disables).")
 flags.DEFINE_integer("early_stopping_patience", None, "Epochs without improvement to stop.")
 flags.DEFINE_integer("vocab_size", None, "Subword vocabulary size to train.")
+flags.DEFINE_integer("vocab_min_count", 10,
+                     "Fewest occurrences of a word or piece that may enter the learnt "
+                     "vocabulary (lower it for small corpora).")
+flags.DEFINE_boolean("word_vocab", False,
+                     "Learn a vocabulary of whole words (an unseen word becomes [UNK]) instead "
+                     "of WordPiece subwords: better for small corpora full of names.")
 flags.DEFINE_boolean("lowercase", False, "Lowercase all text before tokenization.")
 flags.DEFINE_integer("seed", 0, "Random seed of data generation, shuffling and weights.")
 flags.DEFINE_string("input", None, "--mode=predict: a file of inputs (default stdin).")

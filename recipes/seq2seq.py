@@ -4,6 +4,8 @@ subword vocabularies, batches, decoding, export and alignment pictures.
 A seq2seq recipe subclasses `Seq2SeqTask` and states its metric (`score`) and demo.
 """
 
+import collections
+
 from absl import flags
 
 from recipes import console, driver
@@ -19,6 +21,17 @@ def define_seq2seq_flags():
                             "or a glob).")
         flags.DEFINE_string(f"{split}_tgt", None,
                             f"{what} target text, line-aligned with --{split}_src.")
+    flags.DEFINE_enum("format", "auto", ["auto", "csv", "tsv", "jsonl"],
+                      "Format of --train_file/--eval_file/--test_file ('auto': from the "
+                      "extension: .csv, .tsv, .jsonl; any other is source<TAB>target lines).")
+    flags.DEFINE_string("source_field", None,
+                        "JSON Lines: the source's field (default: a known pair such as "
+                        "source/target, document/summary, email/subject).")
+    flags.DEFINE_string("target_field", None, "JSON Lines: the target's field.")
+    flags.DEFINE_string("source_column", None,
+                        "CSV/TSV: the source's column, by header name or 0-based index.")
+    flags.DEFINE_string("target_column", None,
+                        "CSV/TSV: the target's column, by header name or 0-based index.")
     flags.DEFINE_boolean("shared_vocab", False,
                          "One subword vocabulary for source and target (learnt on both).")
     flags.DEFINE_integer("max_source_length", None,
@@ -27,6 +40,11 @@ def define_seq2seq_flags():
                          "Longest output in tokens; longer is truncated.")
     flags.DEFINE_integer("beam_size", 4, "Beam size of decoding (1: greedy).")
     flags.DEFINE_float("length_penalty", 0.6, "GNMT length penalty alpha of beam search.")
+    flags.DEFINE_integer("min_length", 0,
+                         "Decoding: the fewest tokens before the end may be generated.")
+    flags.DEFINE_integer("no_repeat_ngram_size", 0,
+                         "Decoding: no n-gram of this size appears twice in an output "
+                         "(0: off).")
 
 
 class Seq2SeqTask(driver.Task):
@@ -51,7 +69,10 @@ class Seq2SeqTask(driver.Task):
                 "add --shared_vocab.")
 
     def reader_options(self):
-        return {"encoding": FLAGS.encoding}
+        return dict(format=None if FLAGS.format == "auto" else FLAGS.format,
+                    source_field=FLAGS.source_field, target_field=FLAGS.target_field,
+                    source_column=FLAGS.source_column, target_column=FLAGS.target_column,
+                    encoding=FLAGS.encoding)
 
     def score(self, hypotheses, references):
         """`{name: value}` of the task's metrics, `self.metric` among them."""
@@ -87,7 +108,9 @@ class Seq2SeqTask(driver.Task):
         for side, path in zip(sides, paths):
             texts = zoo.data.record_texts(run.splits.train, fields[side])
             tokenizer = text.train_subword_tokenizer(texts, run.config["vocab_size"],
-                                                     lowercase=run.config["lowercase"])
+                                                     lowercase=run.config["lowercase"],
+                                                     min_count=FLAGS.vocab_min_count,
+                                                     whole_words=FLAGS.word_vocab)
             tokenizer.save(path)
             print(f"  {side} vocabulary: {tokenizer.vocabulary_size} subwords, saved as {path}")
 
@@ -130,7 +153,13 @@ class Seq2SeqTask(driver.Task):
         return Seq2SeqPredictor(
             model, *run.assets, config["max_source_length"], config["max_target_length"],
             beam_size=FLAGS.beam_size if beam_size is None else beam_size,
-            length_penalty=FLAGS.length_penalty, jit_compile=FLAGS.jit_compile)
+            length_penalty=FLAGS.length_penalty, jit_compile=FLAGS.jit_compile,
+            **self.decoding_controls())
+
+    def decoding_controls(self):
+        """The decoding controls of the flags, for the predictor and the export."""
+        return dict(min_length=FLAGS.min_length,
+                    no_repeat_ngram_size=FLAGS.no_repeat_ngram_size)
 
     def validator(self, run, model, records):
         sources, references = pairs(records)
@@ -142,12 +171,22 @@ class Seq2SeqTask(driver.Task):
 
         return evaluate_fn
 
+    def test_scores(self, hypotheses, references):
+        """The scores evaluation reports (per-epoch validation uses `score`)."""
+        return self.score(hypotheses, references)
+
     def evaluate(self, run, model, records):
         sources, references = pairs(records)
         hypotheses = self.predictor(run, model)(sources, progress=True)
-        scores = self.score(hypotheses, references)
+        scores = self.test_scores(hypotheses, references)
+        path = run.dir.file("predictions.txt")
+        path.write_text("".join(f"{line}\n" for line in hypotheses), encoding="utf-8")
+        controls = ", ".join(f"{name} {value}" for name, value in
+                             self.decoding_controls().items() if value)
         rows = self.score_rows(scores) + [
-            ("decoding", f"beam {FLAGS.beam_size}, length penalty {FLAGS.length_penalty}")]
+            ("decoding", f"beam {FLAGS.beam_size}, length penalty {FLAGS.length_penalty}"
+                         + (f", {controls}" if controls else "")),
+            ("predictions", path)]
         return driver.Evaluation(scores, len(sources), rows,
                                  list(zip(sources, hypotheses, references)))
 
@@ -161,7 +200,7 @@ class Seq2SeqTask(driver.Task):
             model, *run.assets, export_dir=export_dir, model_name=self.name,
             beam_size=FLAGS.beam_size, length_penalty=FLAGS.length_penalty,
             max_source_length=run.config["max_source_length"],
-            max_target_length=run.config["max_target_length"])
+            max_target_length=run.config["max_target_length"], **self.decoding_controls())
 
     def show_examples(self, run, model, evaluation, writer):
         import tensorflow as tf
@@ -173,13 +212,17 @@ class Seq2SeqTask(driver.Task):
                                 ("reference", reference)])
             print()
         source = evaluation.examples[0][0]
-        source_tokens, output_tokens, weights = self.predictor(run, model).alignment(source)
-        path = viz.plot_attention(weights, source_tokens, output_tokens,
-                                  run.dir.file("attention.png"), title=source)
+        alignment = self.predictor(run, model).alignment(source)
+        rows = (alignment.weights, alignment.source_tokens,
+                self.output_labels(model, alignment))
+        path = viz.plot_attention(*rows, run.dir.file("attention.png"), title=source)
         with writer.as_default():
-            tf.summary.image("attention", viz.attention_image(
-                weights, source_tokens, output_tokens, title=source), step=0)
+            tf.summary.image("attention", viz.attention_image(*rows, title=source), step=0)
         return [("attention plot", path)]
+
+    def output_labels(self, model, alignment):
+        """The attention plot's labels of the output tokens."""
+        return alignment.output_tokens
 
 
 def pairs(records):
@@ -206,10 +249,12 @@ class Seq2SeqPredictor:
         beam_size: 1 decodes greedily.
         length_penalty: GNMT alpha of beam search.
         jit_compile: compile the decoding loop with XLA.
+        min_length, no_repeat_ngram_size: decoding controls of `zoo.decoding`.
     """
 
     def __init__(self, model, source_tokenizer, target_tokenizer, max_source_length,
-                 max_target_length, beam_size=4, length_penalty=0.6, jit_compile=False):
+                 max_target_length, beam_size=4, length_penalty=0.6, jit_compile=False,
+                 min_length=0, no_repeat_ngram_size=0):
         import tensorflow as tf
 
         from zoo import decoding
@@ -221,17 +266,21 @@ class Seq2SeqPredictor:
         self.max_target_length = max_target_length
         self.beam_size = beam_size
 
+        controls = dict(min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size)
+
         def decode(source_ids):
             if beam_size == 1:
-                return decoding.greedy_search(model, source_ids, max_target_length), None
+                return decoding.greedy_search(model, source_ids, max_target_length,
+                                              **controls), None
             return decoding.beam_search(model, source_ids, max_target_length,
-                                        beam_size=beam_size, length_penalty=length_penalty)
+                                        beam_size=beam_size, length_penalty=length_penalty,
+                                        **controls)
 
         def align(source_ids):
             return decoding.beam_search(model, source_ids, max_target_length,
                                         beam_size=max(beam_size, 1),
                                         length_penalty=length_penalty,
-                                        return_alignment=True)
+                                        return_alignment=True, **controls)
 
         spec = [tf.TensorSpec([None, None], tf.int32)]
         self._decode = tf.function(decode, input_signature=spec, jit_compile=jit_compile)
@@ -268,15 +317,26 @@ class Seq2SeqPredictor:
         return outputs
 
     def alignment(self, text):
-        """Returns `(source_tokens, output_tokens, weights (T_out, T_src))` for one input."""
+        """The best output for one input and its cross-attention over the input tokens.
+
+        Returns:
+            `Alignment(source_tokens, output_tokens, weights (T_out, T_src), source_ids
+            (1, T_src), output_ids)`.
+        """
         import numpy as np
 
         source_ids, _ = self.source_ids([text])
         ids, _, weights = self._align(source_ids)
         source = [self.source_tokenizer.vocabulary[i] for i in source_ids.numpy()[0] if i]
-        output = []
+        output_ids = []
         for i in ids.numpy()[0]:
             if i == 0:
                 break
-            output.append(self.target_tokenizer.vocabulary[i])
-        return source, output, np.asarray(weights)[0][: len(output), : len(source)]
+            output_ids.append(int(i))
+        output = [self.target_tokenizer.vocabulary[i] for i in output_ids]
+        return Alignment(source, output, np.asarray(weights)[0][: len(output), : len(source)],
+                         source_ids.numpy(), output_ids)
+
+
+Alignment = collections.namedtuple(
+    "Alignment", ["source_tokens", "output_tokens", "weights", "source_ids", "output_ids"])

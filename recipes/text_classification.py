@@ -103,7 +103,8 @@ class TextClassification(driver.Task):
             print(console.rule("Vocabulary"))
             tokenizer = text.train_subword_tokenizer(
                 zoo.data.record_texts(run.splits.train, "text"), run.config["vocab_size"],
-                lowercase=run.config["lowercase"])
+                lowercase=run.config["lowercase"], min_count=FLAGS.vocab_min_count,
+                whole_words=FLAGS.word_vocab)
             tokenizer.save(path)
             print(f"  {tokenizer.vocabulary_size} subwords, saved as {path}")
         return text.SubwordTokenizer.load(path, lowercase=run.config["lowercase"])

@@ -250,6 +250,233 @@ def test_sampling_rejects_bad_filters(trap_model):
         decoding.sample(trap_model, [SOURCE], 4, top_p=1.5)
 
 
+# --- Decoding controls: min_length and no_repeat_ngram_size ---------------------------
+
+# Without min_length, EOS comes at once; each extra required token has one best choice:
+# min_length=1: 4 EOS (0.3 * 0.5); 2: 4 5 EOS (0.3 * 0.4 * 0.5); 3: 4 5 6 EOS.
+EARLY_EOS = log_table({
+    BOS: {EOS: 0.6, 4: 0.3, 5: 0.1},
+    4: {EOS: 0.5, 5: 0.4, 6: 0.1},
+    5: {EOS: 0.5, 6: 0.35, 4: 0.15},
+    6: {EOS: 0.9, 4: 0.1},
+})
+# Greedy loops 4 5 4 5 ...; each n bans a different continuation (see the test).
+LOOP = log_table({
+    BOS: {4: 0.6, 6: 0.4},
+    4: {5: 0.8, 6: 0.2},
+    5: {4: 0.7, 6: 0.2, EOS: 0.1},
+    6: {EOS: 0.9, 4: 0.1},
+})
+
+
+def random_model(seed):
+    """A model whose next token depends on the source and the decayed history."""
+    rng = np.random.default_rng(seed)
+    return TableModel(rng.normal(0, 2, (VOCAB, VOCAB)), rng.normal(0, 1, (VOCAB, VOCAB)),
+                      rng.normal(0, 1, (VOCAB, VOCAB)))
+
+
+def ngrams(tokens, n):
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def assert_controls_hold(ids, min_length, ngram_size):
+    """Every output row (any leading shape): EOS not before min_length, no n-gram twice."""
+    for row in np.asarray(ids).reshape(-1, np.shape(ids)[-1]):
+        tokens = [int(t) for t in row if t != PAD]
+        if EOS in tokens:
+            assert tokens.index(EOS) >= min_length, row
+        if ngram_size:
+            grams = ngrams(tokens, ngram_size)
+            assert len(grams) == len(set(grams)), row
+
+
+def reference_beam_search(model, source, max_length, beam_size, length_penalty=0.6,
+                          min_length=0, ngram_size=0):
+    """Beam search over one source in numpy, from uncached full-model calls, with the
+    bans applied by brute force (the n-grams of each hypothesis as Python tuples).
+
+    Returns the `(tokens, score)` hypotheses, best first (banned continuations are never
+    kept, so fewer than `beam_size` remain when too few are allowed).
+    """
+    def penalty(length):
+        return ((5.0 + length) / 6.0) ** length_penalty
+
+    beams = [([], 0.0, False)]  # (tokens, log-probability, finished)
+    for step in range(max_length):
+        prefixes = np.array([[BOS] + tokens for tokens, _, _ in beams], "int32")
+        logits = ops.convert_to_numpy(model((np.repeat([source], len(beams), 0), prefixes)))
+        candidates = []
+        for (tokens, log_prob, finished), row in zip(beams, logits[:, -1].astype("float64")):
+            if finished:  # extends with padding only
+                length = sum(t != PAD for t in tokens)
+                candidates.append((log_prob / penalty(length), tokens + [PAD], log_prob, True))
+                continue
+            row[[PAD, BOS]] = -np.inf
+            log_probs = row - np.logaddexp.reduce(row)
+            banned = {EOS} if step < min_length else set()
+            if ngram_size:
+                tail = tuple(tokens[max(0, len(tokens) - ngram_size + 1):]) \
+                    if ngram_size > 1 else ()
+                banned |= {g[-1] for g in ngrams(tokens, ngram_size) if g[:-1] == tail}
+            for token in range(len(log_probs)):
+                if token in banned or not np.isfinite(log_probs[token]):
+                    continue
+                total = log_prob + log_probs[token]
+                candidates.append((total / penalty(len(tokens) + 1), tokens + [token], total,
+                                   token == EOS))
+        candidates.sort(key=lambda c: -c[0])  # stable: beam order, then token order
+        beams = [(tokens, total, done) for _, tokens, total, done in candidates[:beam_size]]
+        if all(done for _, _, done in beams):
+            break
+    return [(tokens, total / penalty(sum(t != PAD for t in tokens)))
+            for tokens, total, _ in beams]
+
+
+def padded(tokens, max_length):
+    return list(tokens) + [PAD] * (max_length - len(tokens))
+
+
+def test_default_controls_leave_outputs_unchanged():
+    """Outputs of the code before the controls existed (same under jax and tensorflow)."""
+    model = random_model(11)
+    source = np.array([[7, 4, 9], [7, 8, 7], [6, 9, 4], [6, 8, 8]], "int32")
+    greedy = [[9, 5, 9, 5, 9, 5, 9, 5, 9], [9, 3, 0, 0, 0, 0, 0, 0, 0],
+              [9, 5, 9, 5, 9, 5, 9, 5, 9], [3, 0, 0, 0, 0, 0, 0, 0, 0]]
+    beam = [[[9, 5, 9, 5, 9, 5, 9, 5, 9], [9, 5, 1, 9, 5, 9, 5, 9, 5]],
+            [[9, 3, 0, 0, 0, 0, 0, 0, 0], [9, 4, 1, 9, 3, 0, 0, 0, 0]],
+            [[9, 5, 9, 5, 9, 5, 9, 5, 9], [9, 5, 1, 9, 5, 9, 5, 9, 5]],
+            [[3, 0, 0, 0, 0, 0, 0, 0, 0], [9, 3, 0, 0, 0, 0, 0, 0, 0]]]
+    scores = [[-2.10756, -2.63594], [-1.32889, -2.79258], [-2.249, -2.69367],
+              [-0.98289, -1.56871]]
+    for controls in ({}, {"min_length": 0, "no_repeat_ngram_size": 0}):
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(decoding.greedy_search(model, source, 9, **controls)), greedy)
+        ids, best = decoding.beam_search(model, source, 9, beam_size=3, num_return=2,
+                                         **controls)
+        np.testing.assert_array_equal(ops.convert_to_numpy(ids), beam)
+        np.testing.assert_allclose(ops.convert_to_numpy(best), scores, atol=2e-5)
+
+
+@pytest.mark.parametrize("min_length, expected", [
+    (0, [EOS]), (1, [4, EOS]), (2, [4, 5, EOS]), (3, [4, 5, 6, EOS])])
+def test_min_length_delays_eos_under_greedy_and_beam(min_length, expected):
+    model = TableModel(EARLY_EOS)
+    greedy = ops.convert_to_numpy(decoding.greedy_search(model, [SOURCE], 6,
+                                                         min_length=min_length))[0]
+    np.testing.assert_array_equal(greedy, padded(expected, 6))
+    ids, scores = decoding.beam_search(model, [SOURCE], 6, beam_size=2, length_penalty=0.0,
+                                       min_length=min_length)
+    np.testing.assert_array_equal(ops.convert_to_numpy(ids)[0], padded(expected, 6))
+    # Banned tokens are not renormalised away: the score is the model's log-probability.
+    np.testing.assert_allclose(ops.convert_to_numpy(scores)[0],
+                               sequence_log_prob(model, SOURCE, expected), rtol=1e-5)
+
+
+@pytest.mark.parametrize("ngram_size, expected", [
+    (0, [4, 5, 4, 5, 4, 5, 4, 5]),
+    # 4 5 bans 5 after the next 4: 4 5 4 6, then 6's EOS.
+    (2, [4, 5, 4, 6, EOS]),
+    # 4 5 4 bans 4 after the next 4 5: 4 5 4 5 6 EOS.
+    (3, [4, 5, 4, 5, 6, EOS]),
+    # No token twice: after 4 5, 6 (0.2) beats EOS (0.1), then EOS.
+    (1, [4, 5, 6, EOS]),
+])
+def test_no_repeat_ngram_size_under_greedy_and_beam(ngram_size, expected):
+    model = TableModel(LOOP)
+    greedy = ops.convert_to_numpy(decoding.greedy_search(
+        model, [SOURCE], 8, no_repeat_ngram_size=ngram_size))[0]
+    np.testing.assert_array_equal(greedy, padded(expected, 8))
+    ids, scores = decoding.beam_search(model, [SOURCE], 8, beam_size=3, num_return=3,
+                                       no_repeat_ngram_size=ngram_size)
+    ids = ops.convert_to_numpy(ids)
+    if ngram_size:
+        assert_controls_hold(ids, 0, ngram_size)
+    else:  # without the control the loop is in the n-best (second, after 6 EOS)
+        assert [4, 5, 4, 5, 4, 5, 4, 5] in ids[0].tolist()
+    reference = reference_beam_search(model, SOURCE, 8, 3, ngram_size=ngram_size)
+    np.testing.assert_array_equal(ids[0], [padded(t, 8) for t, _ in reference])
+    np.testing.assert_allclose(ops.convert_to_numpy(scores)[0], [s for _, s in reference],
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed, min_length, ngram_size", [
+    (0, 3, 2), (1, 0, 3), (2, 2, 1), (11, 4, 2)])
+def test_controls_match_a_brute_force_reference(seed, min_length, ngram_size):
+    """Greedy (= beam 1) and beam 3's n-best, with length penalty, equal a numpy beam
+    search whose bans come from each hypothesis' own n-grams: the bans are per beam,
+    after the beams were reordered."""
+    model = random_model(seed)
+    source = np.random.default_rng(seed + 100).integers(4, VOCAB, (3, 3)).astype("int32")
+    controls = {"min_length": min_length, "no_repeat_ngram_size": ngram_size}
+    greedy = ops.convert_to_numpy(decoding.greedy_search(model, source, 8, **controls))
+    ids, scores = decoding.beam_search(model, source, 8, beam_size=3, num_return=3,
+                                       length_penalty=0.6, **controls)
+    ids, scores = ops.convert_to_numpy(ids), ops.convert_to_numpy(scores)
+    assert_controls_hold(greedy, min_length, ngram_size)
+    assert_controls_hold(ids, min_length, ngram_size)
+    for row in range(len(source)):
+        [(best, _)] = reference_beam_search(model, source[row], 8, 1, **_ref(controls))
+        np.testing.assert_array_equal(greedy[row], padded(best, 8))
+        reference = reference_beam_search(model, source[row], 8, 3, **_ref(controls))
+        assert len(reference) == 3
+        np.testing.assert_array_equal(ids[row], [padded(t, 8) for t, _ in reference])
+        np.testing.assert_allclose(scores[row], [s for _, s in reference], rtol=1e-5)
+
+
+def _ref(controls):
+    return {"min_length": controls["min_length"],
+            "ngram_size": controls["no_repeat_ngram_size"]}
+
+
+def test_controls_compose_with_n_best_and_alignment():
+    model = TableModel(LOOP)
+    source = np.array([[7, 8, 3, 0], [7, 3, 0, 0]], "int32")
+    controls = {"min_length": 3, "no_repeat_ngram_size": 2}
+    ids, scores, alignment = decoding.beam_search(model, source, 8, beam_size=3,
+                                                  num_return=2, return_alignment=True,
+                                                  **controls)
+    ids, alignment = ops.convert_to_numpy(ids), ops.convert_to_numpy(alignment)
+    assert ids.shape == (2, 2, 8) and alignment.shape == (2, 2, 8, 4)
+    assert_controls_hold(ids, 3, 2)
+    np.testing.assert_allclose(alignment[1, 0, 0], [0.5, 0.5, 0, 0], rtol=1e-6)
+    np.testing.assert_array_equal(alignment[ids == PAD], 0.0)  # after EOS
+    greedy, greedy_alignment = decoding.greedy_search(model, source, 8,
+                                                      return_alignment=True, **controls)
+    greedy = ops.convert_to_numpy(greedy)
+    assert_controls_hold(greedy, 3, 2)
+    np.testing.assert_array_equal(ops.convert_to_numpy(greedy_alignment)[greedy == PAD], 0.0)
+
+
+def test_sampling_obeys_the_controls():
+    source = np.tile(np.array([SOURCE], "int32"), (64, 1))
+    early = TableModel(EARLY_EOS)
+    free = ops.convert_to_numpy(decoding.sample(early, source, 6, seed=3))
+    assert (free[:, 0] == EOS).any()  # EOS first is the most probable start
+    held = ops.convert_to_numpy(decoding.sample(early, source, 6, seed=3, min_length=2))
+    assert_controls_hold(held, 2, 0)
+    assert (held[:, 2] == EOS).any()
+    loop = TableModel(LOOP)
+    free = ops.convert_to_numpy(decoding.sample(loop, source, 8, seed=4))
+    assert any(len(set(ngrams(list(row), 2))) < len(ngrams(list(row), 2)) for row in free)
+    held = ops.convert_to_numpy(decoding.sample(loop, source, 8, seed=4,
+                                                no_repeat_ngram_size=2))
+    assert_controls_hold(held, 0, 2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"min_length": -1}, "min_length must be"),
+    ({"min_length": 1.5}, "min_length must be"),
+    ({"min_length": 5}, "min_length=5 exceeds max_length=4"),
+    ({"no_repeat_ngram_size": -2}, "no_repeat_ngram_size must be"),
+    ({"no_repeat_ngram_size": True}, "no_repeat_ngram_size must be"),
+])
+@pytest.mark.parametrize("search", ["greedy_search", "beam_search", "sample"])
+def test_bad_controls_raise_a_usage_error(trap_model, search, kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        getattr(decoding, search)(trap_model, [SOURCE], 4, **kwargs)
+
+
 # --- Registry models -----------------------------------------------------------------
 
 SEQ2SEQ_SMALL = {
@@ -301,6 +528,28 @@ def test_batched_decoding_equals_decoding_each_alone(name):
         np.testing.assert_allclose(ops.convert_to_numpy(score)[0], scores[row], atol=1e-4)
 
 
+def test_controls_on_a_registry_model_match_the_reference():
+    """The cached step under the controls equals uncached recomputation with brute-force
+    bans (the untrained model repeats itself, so the bans bite)."""
+    model = small_model("lstm_bahdanau")
+    source, lengths = ragged_sources()
+    controls = {"min_length": 3, "no_repeat_ngram_size": 2}
+    free, _ = decoding.beam_search(model, source, 8, beam_size=3, num_return=3)
+    with pytest.raises(AssertionError):
+        assert_controls_hold(ops.convert_to_numpy(free), 3, 2)
+    greedy = ops.convert_to_numpy(decoding.greedy_search(model, source, 8, **controls))
+    ids, scores = decoding.beam_search(model, source, 8, beam_size=3, num_return=3,
+                                       **controls)
+    ids, scores = ops.convert_to_numpy(ids), ops.convert_to_numpy(scores)
+    for row, length in enumerate(lengths):
+        alone = source[row, :length]
+        [(best, _)] = reference_beam_search(model, alone, 8, 1, **_ref(controls))
+        np.testing.assert_array_equal(greedy[row], padded(best, 8))
+        reference = reference_beam_search(model, alone, 8, 3, **_ref(controls))
+        np.testing.assert_array_equal(ids[row], [padded(t, 8) for t, _ in reference])
+        np.testing.assert_allclose(scores[row], [s for _, s in reference], atol=1e-4)
+
+
 def _graph_op_types(graph):
     """The op types of a traced TensorFlow graph, loop bodies included."""
     graph_def = graph.as_graph_def()
@@ -319,12 +568,21 @@ def test_decoding_traces_into_tf_function_without_xla_ops(name):
     model = small_model(name)
     source, _ = ragged_sources()
     spec = tf.TensorSpec([None, None], tf.int32)
-    for search in (lambda x: decoding.greedy_search(model, x, 8),
-                   lambda x: decoding.beam_search(model, x, 8, beam_size=2)[0]):
+    controls = {"min_length": 2, "no_repeat_ngram_size": 2}
+    searches = {
+        "greedy": lambda x: decoding.greedy_search(model, x, 8),
+        "beam": lambda x: decoding.beam_search(model, x, 8, beam_size=2)[0],
+        "greedy, controls": lambda x: decoding.greedy_search(model, x, 8, **controls),
+        "beam, controls": lambda x: decoding.beam_search(model, x, 8, beam_size=2,
+                                                         **controls)[0],
+    }
+    for label, search in searches.items():
         function = tf.function(search)
         op_types = _graph_op_types(function.get_concrete_function(spec).graph)
         assert "While" in op_types or "StatelessWhile" in op_types
         assert not [op for op in op_types if op.startswith("Xla")]
+        # The n-gram bans' scatter (a stock op) is only there when asked for.
+        assert ("ScatterNd" in op_types) == ("controls" in label)
         np.testing.assert_array_equal(function(source).numpy(),
                                       ops.convert_to_numpy(search(source)))
 
@@ -350,10 +608,13 @@ def test_beam_search_compiles_with_xla():
 
     model = small_model("lstm_bahdanau")
     source, _ = ragged_sources()
-    compiled = tf.function(lambda x: decoding.beam_search(model, x, 8, beam_size=2),
-                           jit_compile=True)
-    ids, scores = compiled(tf.constant(source))
-    expected_ids, expected_scores = decoding.beam_search(model, source, 8, beam_size=2)
-    np.testing.assert_array_equal(ids.numpy(), ops.convert_to_numpy(expected_ids))
-    np.testing.assert_allclose(scores.numpy(), ops.convert_to_numpy(expected_scores),
-                               atol=1e-4)
+    for controls in ({}, {"min_length": 2, "no_repeat_ngram_size": 2}):
+        compiled = tf.function(
+            lambda x: decoding.beam_search(model, x, 8, beam_size=2, **controls),
+            jit_compile=True)
+        ids, scores = compiled(tf.constant(source))
+        expected_ids, expected_scores = decoding.beam_search(model, source, 8, beam_size=2,
+                                                             **controls)
+        np.testing.assert_array_equal(ids.numpy(), ops.convert_to_numpy(expected_ids))
+        np.testing.assert_allclose(scores.numpy(), ops.convert_to_numpy(expected_scores),
+                                   atol=1e-4)

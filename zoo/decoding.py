@@ -15,6 +15,16 @@ search has no length penalty and returns no alignment.
 Outputs start after BOS and hold 0 (padding) after the first EOS, which is kept. The
 padding id 0 and BOS are never generated (their logits are masked).
 
+Two controls, off by default, ban tokens at each step (as fairseq's and Hugging Face's
+`min_length` / `no_repeat_ngram_size`): `min_length` bans EOS until that many tokens have
+been generated, and `no_repeat_ngram_size=n` bans every token that would complete an
+n-gram already present in the row's output. The n-gram bans are vectorised over all rows
+(batch x beam): the last n-1 tokens are compared with every (n-1)-gram of the output
+buffer at once, and the tokens that followed the matches are banned through one
+`ops.scatter` of the matches into a `(rows, vocabulary)` count (`ScatterNd`, a stock op).
+Banned tokens get a log-probability of -1e8 without renormalising the others, so beam
+scores stay the model's log-probabilities of the hypotheses (as in fairseq).
+
 Example:
 
 >>> import numpy as np
@@ -27,6 +37,10 @@ Example:
 >>> ids, scores = zoo.decoding.beam_search(model, source, max_length=6, beam_size=3)
 >>> tuple(ids.shape), tuple(scores.shape)
 ((2, 6), (2,))
+>>> ids = zoo.decoding.greedy_search(model, source, max_length=6, min_length=2,
+...                                  no_repeat_ngram_size=2)
+>>> bool(np.all(np.asarray(ids)[:, :2] != zoo.decoding.EOS_ID))  # EOS at 2 at the soonest
+True
 """
 
 import keras
@@ -39,10 +53,14 @@ BOS_ID = 2
 EOS_ID = 3
 # A finite "minus infinity": it keeps sums and divisions NaN-free.
 _NEG_INF = -1e9
+# The log-probability (or logit) of a token banned by `min_length` or
+# `no_repeat_ngram_size`: above padding's and BOS's, so that a row whose every other
+# token is banned never generates those.
+_BANNED = -1e8
 
 
 def greedy_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID,
-                  return_alignment=False):
+                  return_alignment=False, min_length=0, no_repeat_ngram_size=0):
     """Decodes the most probable token at every step.
 
     Args:
@@ -52,6 +70,10 @@ def greedy_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID,
         bos_id: the token fed at the first step.
         eos_id: the token that ends a sequence.
         return_alignment: also return the cross-attention weights of every step.
+        min_length: a Python int; EOS cannot be generated before this many tokens have
+            been (0: off; at most `max_length`).
+        no_repeat_ngram_size: a Python int n; no n-gram appears twice in one output
+            (0: off).
 
     Returns:
         ids `(batch, max_length)` int32; with `return_alignment`, also the alignment
@@ -60,22 +82,27 @@ def greedy_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID,
     Example:
 
     >>> ids = zoo.decoding.greedy_search(model, source, max_length=6)  # doctest: +SKIP
+    >>> ids = zoo.decoding.greedy_search(model, source, 6, min_length=2,
+    ...                                  no_repeat_ngram_size=3)  # doctest: +SKIP
     """
 
     def choose(logits, step):
         return _argmax(logits)
 
     return _decode_one_per_row(model, source_ids, max_length, bos_id, eos_id, choose,
-                               return_alignment)
+                               return_alignment, min_length, no_repeat_ngram_size)
 
 
 def sample(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, temperature=1.0,
-           top_k=None, top_p=None, seed=None, return_alignment=False):
+           top_k=None, top_p=None, seed=None, return_alignment=False, min_length=0,
+           no_repeat_ngram_size=0):
     """Samples every token from the model's distribution (temperature, top-k, top-p).
 
     The random numbers for all steps are drawn before the loop (one uniform per row and
     step) and turned into tokens by inverting the filtered distribution's CDF, so the
-    loop holds no random state and works unchanged under every backend and in XLA.
+    loop holds no random state and works unchanged under every backend and in XLA. Tokens
+    banned by `min_length` or `no_repeat_ngram_size` are removed before the filters, so
+    the distribution is renormalised over the allowed tokens.
 
     Args:
         model: a seq2seq model with the decoding interface of `zoo.models`.
@@ -89,6 +116,10 @@ def sample(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, temperat
             `top_p` (nucleus sampling; None: all).
         seed: an int for reproducible samples (needed when tracing under JAX), or None.
         return_alignment: also return the cross-attention weights of every step.
+        min_length: a Python int; EOS cannot be generated before this many tokens have
+            been (0: off; at most `max_length`).
+        no_repeat_ngram_size: a Python int n; no n-gram appears twice in one output
+            (0: off).
 
     Returns:
         ids `(batch, max_length)` int32 (and the alignment, as in `greedy_search`).
@@ -106,6 +137,8 @@ def sample(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, temperat
                          f"size), got {top_k}.")
     if top_p is not None and not 0 < top_p <= 1:
         raise UsageError(f"top_p must be in (0, 1], got {top_p}.")
+    source_ids = _check_source(model, source_ids, max_length)
+    check_controls(min_length, no_repeat_ngram_size, max_length)
     batch_size = ops.shape(source_ids)[0]
     uniforms = keras.random.uniform((batch_size, max_length), seed=seed, dtype="float32")
     positions = ops.arange(max_length, dtype="int32")
@@ -128,11 +161,12 @@ def sample(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, temperat
                         "int32")
 
     return _decode_one_per_row(model, source_ids, max_length, bos_id, eos_id, choose,
-                               return_alignment)
+                               return_alignment, min_length, no_repeat_ngram_size)
 
 
 def beam_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=4,
-                length_penalty=0.6, num_return=1, return_alignment=False):
+                length_penalty=0.6, num_return=1, return_alignment=False, min_length=0,
+                no_repeat_ngram_size=0):
     """Beam search with the GNMT length penalty, n-best lists and alignments.
 
     Hypotheses are ranked by `log P(y) / ((5 + |y|) / 6) ** length_penalty`, with `|y|`
@@ -141,7 +175,9 @@ def beam_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, bea
     every beam of every batch entry has ended. Log-probabilities are float32. State
     tensors that `decode_step` returns unchanged (the same object, e.g. encoder outputs
     and cross-attention caches) are not reordered between beams: they are identical
-    across the beams of a batch entry.
+    across the beams of a batch entry. `min_length` and `no_repeat_ngram_size` ban tokens
+    per beam, from the beam's own history (after the previous step's reordering); banned
+    tokens are not renormalised away, so scores stay the model's log-probabilities.
 
     Args:
         model: a seq2seq model with the decoding interface of `zoo.models`.
@@ -153,6 +189,10 @@ def beam_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, bea
         length_penalty: the GNMT α; 0 ranks by log-probability, larger favours longer.
         num_return: how many best hypotheses to return (at most `beam_size`).
         return_alignment: also return each hypothesis' cross-attention weights.
+        min_length: a Python int; EOS cannot be generated before this many tokens have
+            been (0: off; at most `max_length`).
+        no_repeat_ngram_size: a Python int n; no n-gram appears twice in one hypothesis
+            (0: off).
 
     Returns:
         `(ids, scores)`: ids `(batch, max_length)` int32 and scores `(batch,)` float32
@@ -163,6 +203,8 @@ def beam_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, bea
     Example:
 
     >>> ids, scores = zoo.decoding.beam_search(model, source, 6)  # doctest: +SKIP
+    >>> ids, scores = zoo.decoding.beam_search(model, source, 6, min_length=2,
+    ...                                        no_repeat_ngram_size=3)  # doctest: +SKIP
     """
     if not 1 <= int(beam_size):
         raise UsageError(f"beam_size must be >= 1, got {beam_size}.")
@@ -172,6 +214,7 @@ def beam_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, bea
     if length_penalty < 0:
         raise UsageError(f"length_penalty must be >= 0, got {length_penalty}.")
     source_ids = _check_source(model, source_ids, max_length)
+    check_controls(min_length, no_repeat_ngram_size, max_length)
     beam_size, alpha = int(beam_size), float(length_penalty)
     vocab_size = int(model.target_vocab_size)
     batch_size = ops.shape(source_ids)[0]
@@ -191,6 +234,10 @@ def beam_search(model, source_ids, max_length, bos_id=BOS_ID, eos_id=EOS_ID, bea
         step, finished, lengths = loop["step"], loop["finished"], loop["lengths"]
         logits, state, attention = model.decode_step(loop["tokens"], step, loop["state"])
         log_probs = ops.log_softmax(_mask_special(logits, bos_id), axis=-1)
+        bans = _bans(ops.reshape(loop["ids"], (-1, max_length)), step, vocab_size, eos_id,
+                     min_length, no_repeat_ngram_size)
+        if bans is not None:
+            log_probs = ops.where(bans, _BANNED, log_probs)
         log_probs = ops.reshape(log_probs, (batch_size, beam_size, vocab_size))
         log_probs = ops.where(finished[..., None], padding_only, log_probs)
         totals = loop["log_probs"][..., None] + log_probs
@@ -271,9 +318,11 @@ def _reorder_changed(reorder, old_state, new_state):
 
 
 def _decode_one_per_row(model, source_ids, max_length, bos_id, eos_id, choose,
-                        return_alignment):
+                        return_alignment, min_length, no_repeat_ngram_size):
     """The loop shared by greedy search and sampling: `choose(logits, step)` -> tokens."""
     source_ids = _check_source(model, source_ids, max_length)
+    check_controls(min_length, no_repeat_ngram_size, max_length)
+    vocab_size = int(model.target_vocab_size)
     batch_size = ops.shape(source_ids)[0]
     state = model.encode(source_ids, training=False)
     state = model.init_decode_state(state, max_length)
@@ -282,7 +331,11 @@ def _decode_one_per_row(model, source_ids, max_length, bos_id, eos_id, choose,
     def body(loop):
         step, finished = loop["step"], loop["finished"]
         logits, state, attention = model.decode_step(loop["tokens"], step, loop["state"])
-        tokens = ops.where(finished, 0, choose(_mask_special(logits, bos_id), step))
+        logits = _mask_special(logits, bos_id)
+        bans = _bans(loop["ids"], step, vocab_size, eos_id, min_length, no_repeat_ngram_size)
+        if bans is not None:
+            logits = ops.where(bans, _BANNED, logits)
+        tokens = ops.where(finished, 0, choose(logits, step))
         here = (positions == step)[None, :]
         new = {
             "step": step + 1,
@@ -314,6 +367,76 @@ def _decode_one_per_row(model, source_ids, max_length, bos_id, eos_id, choose,
     if return_alignment:
         return loop["ids"], loop["alignment"]
     return loop["ids"]
+
+
+def check_controls(min_length, no_repeat_ngram_size, max_length,
+                   max_length_name="max_length"):
+    """Raises `UsageError` unless the decoding controls are valid for `max_length`.
+
+    Both must be Python ints (static: they shape the compiled loop), `>= 0`, and
+    `min_length <= max_length` (`max_length_name` names the latter in the message).
+
+    Example:
+
+    >>> import zoo.decoding
+    >>> zoo.decoding.check_controls(min_length=2, no_repeat_ngram_size=3, max_length=8)
+    >>> zoo.decoding.check_controls(min_length=9, no_repeat_ngram_size=0, max_length=8)
+    Traceback (most recent call last):
+    ...
+    zoo.errors.UsageError: min_length=9 exceeds max_length=8: ...
+    """
+    for name, value in (("min_length", min_length),
+                        ("no_repeat_ngram_size", no_repeat_ngram_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise UsageError(f"{name} must be a Python int >= 0 (0 turns it off), got "
+                             f"{value!r}.")
+    if min_length > max_length:
+        raise UsageError(f"min_length={min_length} exceeds {max_length_name}={max_length}: "
+                         "EOS could never be generated; lower min_length.")
+
+
+def _bans(ids, step, vocab_size, eos_id, min_length, ngram_size):
+    """The tokens that `min_length` and `no_repeat_ngram_size` ban at `step`, or None.
+
+    Args:
+        ids: int32 `(rows, max_length)`, each row's output so far (positions < `step`).
+        step: the int32 position being generated.
+        vocab_size: the target vocabulary size (static).
+        eos_id: the EOS token.
+        min_length: EOS is banned while `step < min_length` (0: never).
+        ngram_size: n; bans each token that would complete an n-gram already in the row
+            (0: never).
+
+    Returns:
+        bool `(rows, vocab_size)`, True where banned; None when both controls are off.
+    """
+    bans = None
+    if min_length:
+        vocabulary = ops.arange(vocab_size, dtype="int32")
+        bans = ops.logical_and(vocabulary == eos_id, step < min_length)[None, :]
+    max_length = int(ids.shape[1])
+    # A repeat needs n tokens before the n-gram being completed at the last step.
+    starts = max_length - ngram_size
+    if ngram_size and starts > 0:
+        # An n-gram starting at j (< starts) is complete when step >= j + n; its first
+        # n-1 tokens are ids[:, j + k], k < n-1, and its last ids[:, j + n - 1].
+        positions = ops.arange(max_length, dtype="int32")
+        matches = ops.arange(starts, dtype="int32")[None, :] <= step - ngram_size
+        for k in range(ngram_size - 1):
+            # The row's token at step - (n-1) + k: the k-th of its last n-1 tokens.
+            last = ops.sum(ops.where(positions == step - ngram_size + 1 + k, ids, 0), axis=1)
+            matches = ops.logical_and(matches, ids[:, k:k + starts] == last[:, None])
+        followers = ids[:, ngram_size - 1:ngram_size - 1 + starts]
+        matches = ops.logical_and(matches, followers >= 0)  # (rows, starts) when n = 1
+        rows = ops.shape(ids)[0]
+        row_ids = ops.arange(rows, dtype="int32")[:, None] * ops.ones_like(followers)
+        indices = ops.stack([row_ids, followers], axis=-1)
+        counts = ops.scatter(ops.reshape(indices, (-1, 2)),
+                             ops.reshape(ops.cast(matches, "float32"), (-1,)),
+                             (rows, vocab_size))
+        ngram_bans = counts > 0
+        bans = ngram_bans if bans is None else ops.logical_or(bans, ngram_bans)
+    return bans
 
 
 def _argmax(logits):

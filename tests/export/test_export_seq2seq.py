@@ -191,3 +191,81 @@ def test_lstm_bahdanau_export_matches_python(tokenizers, tmp_path, serving_input
                                                       **kwargs)
     assert [s.decode("utf-8") for s in result["outputs"].numpy()] == expected
     np.testing.assert_allclose(result["scores"].numpy(), scores, rtol=1e-4, atol=1e-4)
+
+
+CONTROLS_SCRIPT = """
+import sys
+path, texts = sys.argv[1], json.loads(sys.argv[2])
+loaded = tf.saved_model.load(path)
+best = loaded.signatures["serving_default"](inputs=tf.constant(texts))
+nbest = loaded.signatures["nbest"](inputs=tf.constant(texts))
+print(json.dumps({
+    "outputs": [s.decode("utf-8") for s in best["outputs"].numpy()],
+    "scores": best["scores"].numpy().tolist(),
+    "target_tokens": [[[t.decode("utf-8") for t in hypothesis] for hypothesis in row]
+                      for row in nbest["target_tokens"].numpy()],
+}))
+"""
+
+
+def test_export_with_decoding_controls_loads_and_obeys_them(
+        tokenizers, tmp_path, build_seq2seq, randomize_weights, fresh_python):
+    """min_length and no_repeat_ngram_size are compiled into the graph: a model made to
+    end at once (and, held back, to repeat itself) answers from a TensorFlow-only process
+    as the Python side does, with both controls holding in every n-best hypothesis."""
+    import json
+
+    from zoo import decoding
+
+    model = randomize_weights(build_seq2seq(
+        "transformer_tiny", tokenizers, num_layers=1, d_model=16, num_heads=2,
+        intermediate_dim=32, dropout=0.0, max_length=24, tie_output=False))
+    bias = model.output_projection.bias
+    bias.assign(bias.numpy() + 2.0 * (np.arange(bias.shape[0]) == decoding.EOS_ID))
+    texts = ["the small house .", "", "where is the station ?", "Das Haus ist klein."]
+    controls = dict(min_length=3, no_repeat_ngram_size=2)
+    kwargs = dict(beam_size=3, max_source_length=20, max_target_length=8)
+
+    # Without the controls the model ends at once; with min_length alone, some n-best
+    # hypothesis repeats a bigram.
+    ids, _ = zoo.export.Seq2SeqServer(model, *tokenizers, **kwargs).source_ids(
+        tf.constant(texts))
+    free, _ = decoding.beam_search(model, ids, 8, beam_size=3, num_return=3)
+    assert np.all(np.asarray(free)[[0, 2, 3], 0, 0] == decoding.EOS_ID)
+    held, _ = decoding.beam_search(model, ids, 8, beam_size=3, num_return=3, min_length=3)
+    assert any(_repeats_a_bigram([t for t in hypothesis if t])
+               for hypothesis in np.asarray(held)[[0, 2, 3]].reshape(-1, 8))
+
+    path = zoo.export.export_seq2seq(model, *tokenizers, export_dir=str(tmp_path),
+                                     model_name="controls", **kwargs, **controls)
+    assert zoo.export.stock_op_problems(path) == []
+    assert "ScatterNd" in zoo.export.saved_model_op_types(path)
+    result = fresh_python(CONTROLS_SCRIPT, path, json.dumps(texts))
+    expected, scores = zoo.export.reference_translate(model, *tokenizers, texts, **kwargs,
+                                                      **controls)
+    assert result["outputs"] == expected
+    assert [bool(s) for s in expected] == [True, False, True, True]
+    np.testing.assert_allclose(result["scores"], scores, rtol=1e-4, atol=1e-4)
+    for row in (0, 2, 3):
+        for hypothesis in result["target_tokens"][row]:
+            tokens = [t for t in hypothesis if t]
+            assert "[EOS]" not in tokens[:3], hypothesis
+            assert not _repeats_a_bigram(tokens), hypothesis
+
+
+def _repeats_a_bigram(tokens):
+    bigrams = list(zip(tokens, tokens[1:]))
+    return len(set(bigrams)) < len(bigrams)
+
+
+def test_bad_decoding_controls_raise_a_usage_error(seq2seq_model, tokenizers):
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match="min_length=9 exceeds max_target_length=8"):
+        zoo.export.Seq2SeqServer(seq2seq_model, *tokenizers, max_target_length=8,
+                                 min_length=9)
+    with pytest.raises(UsageError, match="no_repeat_ngram_size"):
+        zoo.export.export_seq2seq(seq2seq_model, *tokenizers, export_dir="/nonexistent",
+                                  model_name="bad", no_repeat_ngram_size=-1)
+    with pytest.raises(UsageError, match="min_length"):
+        zoo.export.reference_translate(seq2seq_model, *tokenizers, ["a"], min_length=-2)

@@ -167,8 +167,8 @@ def test_fully_masked_rows_have_finite_gradients(case):
 def test_bad_input_errors_name_the_argument():
     with pytest.raises(ValueError, match="unknown `score` 'cosine'"):
         DotProductAttention(score="cosine")
-    with pytest.raises(ValueError, match="needs `units`"):
-        DotProductAttention(score="concat")
+    with pytest.raises(ValueError, match="`units` must be positive"):
+        DotProductAttention(score="concat", units=0)
     query, value = np.ones((2, 3, 4), "float32"), np.ones((2, 5, 6), "float32")
     with pytest.raises(ValueError, match="same feature size"):
         DotProductAttention(score="dot")(query, value)
@@ -180,3 +180,17 @@ def test_bad_input_errors_name_the_argument():
         AdditiveAttention(4)(query, value, key=np.ones((2, 4, 6), "float32"))
     with pytest.raises(ValueError, match=r"broadcastable to \(batch, Tq, Tv\) = \(2, 3, 5\)"):
         AdditiveAttention(4)(query, value, attention_mask=np.ones((2, 3, 4), bool))
+
+
+def test_concat_score_units_default_to_the_query_size():
+    """Luong et al.'s concat score: W maps [q; k] to the query's size unless `units` says."""
+    import numpy as np
+
+    query, memory = np.ones((2, 3, 6), "float32"), np.ones((2, 5, 4), "float32")
+    layer = DotProductAttention(score="concat")
+    assert tuple(layer(query, memory).shape) == (2, 3, 4)
+    assert tuple(layer.kernel.shape) == (10, 6) and tuple(layer.score_vector.shape) == (6,)
+    assert DotProductAttention.from_config(layer.get_config()).units is None
+    wide = DotProductAttention(score="concat", units=16)
+    wide(query, memory)
+    assert tuple(wide.kernel.shape) == (10, 16)

@@ -123,3 +123,24 @@ def test_bad_input_is_explained():
         lstm_classifier()(np.zeros((0, 3), "int32"))
     with pytest.raises(UsageError, match="outside the vocabulary"):
         lstm_classifier()(np.array([[3, 20]]))
+
+
+@pytest.mark.parametrize("pooling", ["max", "attention_max"])
+def test_lstm_classifier_max_pooling_ignores_padding(pooling):
+    """Max over time of the real tokens only; the token weights say which tokens hold it."""
+    import numpy as np
+
+    from zoo.models import LSTMAttentionClassifier
+
+    model = LSTMAttentionClassifier(vocab_size=50, num_classes=3, embedding_dim=8, units=8,
+                                    dropout=0.0, pooling=pooling)
+    ids = np.array([[7, 8, 9, 0, 0]], "int32")
+    logits, scores = model(ids, return_attention_scores=True)
+    padded = model(np.array([[7, 8, 9, 0, 0, 0, 0]], "int32"))
+    np.testing.assert_allclose(np.asarray(logits), np.asarray(padded), atol=1e-5)
+    weights = np.asarray(scores["pooling"])[0]
+    assert weights[3:].sum() == 0 and abs(weights.sum() - 1.0) < 1e-5
+    clone = LSTMAttentionClassifier.from_config(model.get_config())
+    assert clone.pooling == pooling
+    with pytest.raises(Exception, match="pooling must be one of"):
+        LSTMAttentionClassifier(vocab_size=50, num_classes=3, pooling="mean")

@@ -56,6 +56,8 @@ def test_my_names_are_registered_in_their_families():
     assert {"lstm_attention_classifier", "transformer_classifier"} <= set(
         zoo.models.names("classifier"))
     assert {"transformer_span_qa", "bidaf_span_qa"} <= set(zoo.models.names("span_qa"))
+    assert {"lstm_pointer_generator", "transformer_pointer_generator",
+            "transformer_pointer_generator_tiny"} <= set(zoo.models.names("seq2seq"))
 
 
 def test_transformer_presets_follow_vaswani_et_al():

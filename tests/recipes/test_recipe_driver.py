@@ -5,8 +5,12 @@ import json
 import pytest
 from recipe_runner import assert_one_paragraph_error, run_recipe
 
+SEQ2SEQ_FLAGS = ["--beam_size", "--shared_vocab", "--train_src", "--test_tgt",
+                 "--length_penalty", "--min_length", "--no_repeat_ngram_size",
+                 "--source_field", "--target_column"]
 OWN_FLAGS = {
-    "nmt": ["--beam_size", "--shared_vocab", "--train_src", "--test_tgt", "--length_penalty"],
+    "nmt": SEQ2SEQ_FLAGS,
+    "summarization": SEQ2SEQ_FLAGS,
     "text_classification": ["--label_column", "--text_field", "--label_separator",
                             "--coarse_label_separator", "--top_k", "--max_length"],
 }

@@ -67,3 +67,36 @@ def test_bad_inputs_are_usage_errors():
                                 100, progress=False)
     with pytest.raises(UsageError, match="reserved"):
         train_subword_tokenizer(tf.data.Dataset.from_tensor_slices(["a"]), 6)
+
+
+def test_min_count_keeps_rarer_words_and_defaults_to_keras_hubs_vocabulary():
+    import keras_hub
+    import tensorflow as tf
+
+    import zoo.text
+
+    words = [f"word{index}" for index in range(40)]
+    texts = [" ".join(words[i:i + 5]) for i in range(0, 40, 5)] * 3  # each word 3 times
+    corpus = tf.data.Dataset.from_tensor_slices(texts)
+    default = zoo.text.train_subword_tokenizer(corpus, 400, progress=False)
+    expected = keras_hub.tokenizers.compute_word_piece_vocabulary(
+        corpus.batch(8), 400, reserved_tokens=zoo.text.RESERVED_TOKENS)
+    assert default.vocabulary == [t for t in expected if not any(c.isspace() for c in t)]
+    assert "word17" not in default.vocabulary  # 3 occurrences < keras-hub's threshold 10
+    rare = zoo.text.train_subword_tokenizer(corpus, 400, progress=False, min_count=3)
+    assert "word17" in rare.vocabulary
+    assert rare.tokenize(["word17"]).numpy().tolist() == [[rare.token_to_id("word17")]]
+
+
+def test_whole_word_vocabulary_maps_unseen_words_to_unk():
+    import tensorflow as tf
+
+    import zoo.text
+
+    texts = ["who founded rome ?", "who wrote hamlet ?", "who founded carthage ?"]
+    tokenizer = zoo.text.train_subword_tokenizer(
+        tf.data.Dataset.from_tensor_slices(texts), 100, progress=False, min_count=2,
+        whole_words=True)
+    assert tokenizer.vocabulary[len(zoo.text.RESERVED_TOKENS):] == ["?", "who", "founded"]
+    ids = tokenizer.tokenize(["who founded denver ?"])[0].numpy().tolist()
+    assert [tokenizer.vocabulary[i] for i in ids] == ["who", "founded", "[UNK]", "?"]

@@ -169,7 +169,16 @@ def test_blowup_guard_waits_for_min_steps_of_each_epoch():
     guard.on_train_batch_end(0, {"loss": 1.4})  # 28x the best, but a one-batch mean
     guard.on_train_batch_end(1, {"loss": 0.9})
     with pytest.raises(TrainingDiverged, match="step 3 of epoch 2"):
-        guard.on_train_batch_end(2, {"loss": 0.8})
+        guard.on_train_batch_end(2, {"loss": 1.2})
+
+
+def test_blowup_guard_measures_near_zero_losses_against_its_floor():
+    """A classifier's loss of 0.0001 rising to 0.005 has not diverged; to 1.5 it has."""
+    guard = DivergenceGuard(blowup_factor=10.0, min_steps=1)
+    for batch, loss in enumerate([0.5, 0.001, 0.0001, 0.005, 0.9]):
+        guard.on_train_batch_end(batch, {"loss": loss})
+    with pytest.raises(TrainingDiverged, match="rose to 1.5"):
+        guard.on_train_batch_end(5, {"loss": 1.5})
 
 
 def test_argument_errors(tmp_path):

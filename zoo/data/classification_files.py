@@ -50,21 +50,32 @@ Example (TREC's question classification, coarse classes):
 [{'label_text': 'LOC', 'text': 'Where is Köln ?'}, {'label_text': 'HUM', 'text': 'Who won ?'}]
 """
 
-import csv
 import json
 import os
 
-from zoo.data.files import expand_paths, read_lines
+from zoo.data.files import (
+    EXTENSIONS,
+    ColumnRole,
+    column_option,
+    delimited_records,
+    delimited_rows,
+    expand_paths,
+    json_objects,
+    missing_fields_error,
+    option_names,
+    read_lines,
+    resolve_columns,
+)
 from zoo.errors import UsageError
 
 FORMATS = ("csv", "tsv", "jsonl", "lines", "fasttext")
 OPTION_NAMES = ("format", "text_column", "label_column", "text_field", "label_field",
                 "label_separator", "coarse_label_separator", "encoding")
-EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 DEFAULT_NAMES = {"text": "text", "label": "label"}
 FASTTEXT_PREFIX = "__label__"
 _SHOWN_LABELS = 20
-_FIELD_SIZE_LIMIT = 2**31 - 1
+_TSV_FIX = ("If its quotes are plain text, convert the file, or read `label<TAB>text` lines "
+            "as they are with --format=lines.")
 
 
 def detect_format(path, lines=None, format=None):
@@ -270,33 +281,18 @@ def _fasttext_examples(lines, where):
 
 
 def _json_examples(lines, where, text_field, label_field):
-    text_fields = _names(text_field, "--text_field") or [DEFAULT_NAMES["text"]]
-    label_fields = _names(label_field, "--label_field") or [DEFAULT_NAMES["label"]]
+    text_fields = option_names(text_field, "--text_field") or [DEFAULT_NAMES["text"]]
+    label_fields = option_names(label_field, "--label_field") or [DEFAULT_NAMES["label"]]
     if len(label_fields) > 1:
         raise UsageError(f"--label_field={label_field}: give one field; multi-label "
                          "classification is not supported.")
     label_key = label_fields[0]
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            example = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{where}, line {number}: invalid JSON ({error.msg} at column "
-                             f"{error.colno}); JSON Lines holds one object a line.") from None
-        if not isinstance(example, dict):
-            raise UsageError(f"{where}, line {number}: expected a JSON object, found "
-                             f"{type(example).__name__}; JSON Lines holds one object a line "
-                             "(not one JSON array for the whole file).")
+    for number, example in json_objects(lines, where):
         missing = [key for key in text_fields + [label_key] if key not in example]
         if missing:
             flags = [("--label_field" if key == label_key else "--text_field")
                      for key in missing]
-            raise UsageError(
-                f"{where}, line {number}: no field {', '.join(map(repr, missing))} (set "
-                f"with {' and '.join(dict.fromkeys(flags))}); the object has fields: "
-                f"{', '.join(map(repr, example)) or 'none'}."
-            )
+            raise missing_fields_error(where, number, missing, flags, example)
         label = example[label_key]
         if isinstance(label, int) and not isinstance(label, bool):
             label = str(label)
@@ -318,121 +314,19 @@ def _join(texts):
     return " ".join(text.strip() for text in texts if text.strip())
 
 
-def _names(value, flag):
-    """A column or field flag's value as a list of names and indices; None when not given."""
-    if value is None:
-        return None
-    items = [value] if isinstance(value, (str, int)) else list(value)
-    names = []
-    for item in items:
-        parts = [item] if isinstance(item, int) else str(item).split(",")
-        for part in parts:
-            if isinstance(part, str):
-                part = part.strip()
-                if not part:
-                    raise UsageError(f"{flag}={value}: an empty name; give names or 0-based "
-                                     "indices separated by commas.")
-            names.append(part)
-    return names
-
-
-def _columns(value, flag):
-    names = _names(value, flag)
-    if names is None:
-        return None
-    return [int(name) if isinstance(name, str) and name.lstrip("-").isdigit() else name
-            for name in names]
-
-
-def _delimited_rows(lines, where, kind):
-    """`(first_line, last_line, fields)` of each non-blank record of a CSV/TSV file."""
-    delimiter = "," if kind == "csv" else "\t"
-    reader = csv.reader((line + "\n" for line in lines), delimiter=delimiter, strict=True)
-    rows, last = [], 0
-    # The default limit (131,072 characters a field) would reject long documents.
-    field_size_limit = csv.field_size_limit(_FIELD_SIZE_LIMIT)
-    try:
-        for fields in reader:
-            first, last = last + 1, reader.line_num
-            if fields and not (len(fields) == 1 and not fields[0].strip()):
-                rows.append((first, last, fields))
-    except csv.Error as error:
-        fix = ("If its quotes are plain text, convert the file, or read `label<TAB>text` "
-               "lines as they are with --format=lines." if kind == "tsv" else
-               "Write a quote inside a quoted field as two quotes (\"\").")
-        raise UsageError(
-            f"{where}, line {last + 1}: malformed {kind.upper()} record ({error}). A field "
-            "that starts with a double quote is read up to its closing quote, across "
-            f"delimiters and line breaks. {fix}"
-        ) from None
-    finally:
-        csv.field_size_limit(field_size_limit)
-    return rows
-
-
 def _delimited_examples(lines, where, kind, text_column, label_column):
-    rows = _delimited_rows(lines, where, kind)
-    text_spec = _columns(text_column, "--text_column")
-    label_spec = _columns(label_column, "--label_column")
+    rows = delimited_rows(lines, where, kind, _TSV_FIX)
+    text_spec = column_option(text_column, "--text_column")
+    label_spec = column_option(label_column, "--label_column")
     if label_spec is not None and len(label_spec) > 1:
         raise UsageError(f"--label_column={label_column}: give one column; multi-label "
                          "classification is not supported.")
-    first_line, _, first = rows[0]
-    by_name = any(isinstance(column, str) for column in (text_spec or []) + (label_spec or []))
-    defaults = {cell.strip().lower() for cell in first} & set(DEFAULT_NAMES.values())
-    header = first if by_name or defaults else None
-    count = len(first)
-
-    def index(column, flag, default=False):
-        if isinstance(column, int):
-            if not -count <= column < count:
-                raise UsageError(f"{flag}={column}: {where} has {count} column(s) (line "
-                                 f"{first_line}), numbered 0 to {count - 1}.")
-            return column % count
-        cells = [cell.strip() for cell in header]
-        if column in cells:
-            return cells.index(column)
-        folded = [cell.lower() for cell in cells]
-        if folded.count(column.lower()) == 1:
-            return folded.index(column.lower())
-        given = f"the default of {flag}" if default else flag
-        raise UsageError(
-            f"{flag}: {where} has no column named {column!r} ({given}); its header (line "
-            f"{first_line}) has the columns {', '.join(map(repr, cells))}. Pass {flag} as "
-            "one of these names or a 0-based index."
-        )
-
-    if header is not None:
-        text_columns = [index(column, "--text_column", text_spec is None)
-                        for column in text_spec or [DEFAULT_NAMES["text"]]]
-        label = index((label_spec or [DEFAULT_NAMES["label"]])[0], "--label_column",
-                      label_spec is None)
-    elif text_spec is not None:
-        text_columns = [index(column, "--text_column") for column in text_spec]
-        label = (index(label_spec[0], "--label_column") if label_spec is not None else
-                 min(set(range(count + 1)) - set(text_columns)))
-    else:
-        label = index(label_spec[0], "--label_column") if label_spec is not None else 0
-        text_columns = [1 if label == 0 else 0]
-    if label in text_columns:
-        raise UsageError(f"--label_column: column {label} is also a --text_column; give "
-                         "the label and the text different columns.")
-    if max(text_columns + [label]) >= count:
-        raise UsageError(f"{where} has {count} column(s) (line {first_line}): no column "
-                         f"{max(text_columns + [label])} to read; pass --text_column and "
-                         "--label_column.")
+    roles = [ColumnRole("text", "--text_column", text_spec, DEFAULT_NAMES["text"]),
+             ColumnRole("label", "--label_column", label_spec, DEFAULT_NAMES["label"])]
+    # Without a header and column flags, the label is column 0 and the text column 1.
+    header, columns = resolve_columns(rows, where, roles, set(DEFAULT_NAMES.values()),
+                                      fill_order=("label", "text"))
+    text_columns, (label,) = columns["text"], columns["label"]
     origin = f"column {header[label].strip()!r}" if header is not None else f"column {label}"
-    for start, end, fields in rows[1:] if header is not None else rows:
-        if len(fields) != count:
-            spans = (f" (the record runs to line {end}: check its quotes)" if end > start
-                     else "")
-            delimiter = "comma" if kind == "csv" else "tab"
-            fix = (f"A {kind.upper()} field that holds a {delimiter} or a line break must be "
-                   "quoted." if len(fields) > count else
-                   f"Separate the {count} fields with a {delimiter} each, or remove the line.")
-            raise UsageError(
-                f"{where}, line {start}: {len(fields)} field(s), but the "
-                f"{'header' if header is not None else 'first record'} (line {first_line}) "
-                f"has {count}{spans}. {fix}"
-            )
+    for start, fields in delimited_records(rows, where, kind, header):
         yield start, fields[label], _join([fields[column] for column in text_columns]), origin

@@ -5,7 +5,7 @@ import random
 
 import tensorflow as tf
 
-from zoo.data import classification_files, demo, files
+from zoo.data import classification_files, demo, files, pair_files
 from zoo.data.tfds_source import load_tfds_splits
 from zoo.errors import UsageError
 
@@ -97,7 +97,9 @@ PARALLEL_FLAGS = {split: (f"--{which}_src", f"--{which}_tgt")
                   for split, which in (("train", "train"), ("validation", "eval"),
                                        ("test", "test"))}
 FILE_FLAGS = {"train": "--train_file", "validation": "--eval_file", "test": "--test_file"}
-READER_OPTIONS = classification_files.OPTION_NAMES  # the keywords load_splits passes on
+# The keywords load_splits passes on to the file readers.
+READER_OPTIONS = tuple(dict.fromkeys(classification_files.OPTION_NAMES +
+                                     pair_files.OPTION_NAMES))
 
 
 def _check_file_flags(task, files_by_split):
@@ -122,7 +124,8 @@ def _check_file_flags(task, files_by_split):
                              "not both.")
     file, src, _ = files_by_split["train"]
     if not (file or src):
-        needed = ("--train_src and --train_tgt (or a TSV --train_file)"
+        needed = ("--train_src and --train_tgt (or a --train_file: JSON Lines, CSV, TSV or "
+                  "source<TAB>target lines)"
                   if task in ("nmt", "summarization") else "--train_file")
         raise UsageError(f"--dataset=files needs training data: pass {needed}.")
 
@@ -135,6 +138,11 @@ def _reader_options(options):
                         f"{', '.join(unknown)}; its reader options are "
                         f"{', '.join(READER_OPTIONS)}.")
     return {key: value for key, value in options.items() if value is not None}
+
+
+def _options_of(reader, options):
+    """The options of `options` that `reader` (a module with `OPTION_NAMES`) takes."""
+    return {key: value for key, value in options.items() if key in reader.OPTION_NAMES}
 
 
 def _listing(paths, shown=4):
@@ -162,13 +170,14 @@ def _read_split(task, split, file, src, tgt, options, labels=None):
     flag = FILE_FLAGS[split]
     paths = files.expand_paths(file, flag)
     if task == "classification":
-        records = classification_files.read_classification_files(paths, flag, labels,
-                                                                 **options)
-    else:
+        records = classification_files.read_classification_files(
+            paths, flag, labels, **_options_of(classification_files, options))
+    elif task == "qa":
         records = []
         for path in paths:
-            records += (files.read_jsonl(path, flag, encoding) if task == "qa" else
-                        files.read_tsv(path, flag, task, encoding))
+            records += files.read_jsonl(path, flag, encoding)
+    else:
+        records = pair_files.read_pair_files(paths, flag, **_options_of(pair_files, options))
     return records, f"{flag} ({_listing(paths)})"
 
 
@@ -222,22 +231,26 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
         data_dir: TFDS data directory (only with `tfds:`).
         train_src, train_tgt, eval_src, eval_tgt: line-aligned parallel text files
             (nmt and summarization).
-        train_file, eval_file: nmt and summarization: TSV `source<TAB>target`; qa: JSON
-            Lines; classification: CSV, TSV, JSON Lines, one example a line or fastText,
-            read by `zoo.data.classification_files` with `reader_options`. Without
-            evaluation files, a deterministic 5% of train is held out for validation
-            (`info` says so).
+        train_file, eval_file: nmt and summarization: JSON Lines, CSV, TSV, or (any other
+            extension) `source<TAB>target` lines, read by `zoo.data.pair_files` with
+            `reader_options`; qa: JSON Lines; classification: CSV, TSV, JSON Lines, one
+            example a line or fastText, read by `zoo.data.classification_files` with
+            `reader_options`. Without evaluation files, a deterministic 5% of train is held
+            out for validation (`info` says so).
         seed: int, seeds the demo corpus and the held-out choice.
         sizes: optional dict with `"train"`, `"validation"`, `"test"` counts: the demo
             corpus sizes, or, for TFDS and files, at most that many records per split.
         test_file, test_src, test_tgt: the test split from files, as the train and eval
             arguments; without them `test` is None for `dataset="files"`.
         **reader_options: the recipe's reader flags, passed through as keywords
-            (`READER_OPTIONS`: `format`, `text_column`, `label_column`, `text_field`,
-            `label_field`, `label_separator`, `coarse_label_separator`, `encoding`; see
-            `zoo.data.classification_files`). None means the default, and options that do
-            not apply are unused: `encoding` applies to the files of every task, the
-            others to classification files. Any other keyword is a TypeError.
+            (`READER_OPTIONS`). None means the default, and options that do not apply are
+            unused. `encoding` applies to the files of every task; `format` to the
+            `*_file` files of classification (`zoo.data.classification_files`) and of nmt
+            and summarization (`zoo.data.pair_files`: `csv`, `tsv` or `jsonl`);
+            `text_column`, `label_column`, `text_field`, `label_field`, `label_separator`
+            and `coarse_label_separator` to classification; `source_field`,
+            `target_field`, `source_column` and `target_column` to nmt and summarization.
+            Any other keyword is a TypeError.
 
     Returns:
         `Splits(train, validation, test, info)`; `test` may be None. `info` holds `task`,
@@ -271,6 +284,21 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
     (['LOC', 'NUM'], {'train': 3, 'validation': 3, 'test': 1})
     >>> [int(record["label"]) for record in splits.test]
     [1]
+
+    Summarization from JSON Lines with other field names (AESLC's email and subject):
+
+    >>> import json
+    >>> with open(os.path.join(folder, "aeslc.jsonl"), "w") as file:
+    ...     for index in range(20):
+    ...         _ = file.write(json.dumps({"id": str(index), "email": f"Body {index}.",
+    ...                                    "subject": f"Subject {index}"}) + "\\n")
+    >>> splits = zoo.data.load_splits("summarization", "files",
+    ...                               train_file=f"{folder}/aeslc.jsonl",
+    ...                               source_field="email", target_field="subject")
+    >>> splits.info["sizes"]
+    {'train': 19, 'validation': 1}
+    >>> sorted(next(iter(splits.train)))
+    ['source', 'target']
     """
     if task not in TASKS:
         raise UsageError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")

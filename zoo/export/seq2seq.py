@@ -14,7 +14,9 @@ Signatures (input `inputs`, a 1-D `tf.string` batch of raw text):
 In the graph: sanitize (invalid UTF-8 → U+FFFD, strip) → `GraphWordPieceTokenizer` →
 truncate to `max_source_length` → pad → `zoo.decoding.beam_search` → detokenize. An
 input with no tokens (empty or whitespace only) is decoded from a lone `[EOS]` and
-answered with `""` and score 0, so the batch never fails as a whole.
+answered with `""` and score 0, so the batch never fails as a whole. The decoding
+controls `min_length` and `no_repeat_ngram_size` (see `zoo.decoding`) are compiled into
+the graph: they are fixed at export time, like `beam_size`.
 
 Example:
 
@@ -22,6 +24,8 @@ Example:
 >>> from zoo.export import export_seq2seq
 >>> path = export_seq2seq(model, source_tokenizer, target_tokenizer,
 ...                       "/tmp/export", "nmt", beam_size=4)  # doctest: +SKIP
+>>> path = export_seq2seq(model, source_tokenizer, target_tokenizer, "/tmp/export", "nmt",
+...                       min_length=2, no_repeat_ngram_size=3)  # doctest: +SKIP
 >>> translate = tf.saved_model.load(path).signatures["serving_default"]  # doctest: +SKIP
 >>> translate(inputs=tf.constant(["ein Haus"]))["outputs"]  # doctest: +SKIP
 """
@@ -53,6 +57,12 @@ def _check_lengths(model, max_source_length, max_target_length):
     return max_source_length, max_target_length
 
 
+def _check_controls(min_length, no_repeat_ngram_size, max_target_length):
+    decoding.check_controls(min_length, no_repeat_ngram_size, max_target_length,
+                            max_length_name="max_target_length")
+    return int(min_length), int(no_repeat_ngram_size)
+
+
 class Seq2SeqServer:
     """The serving functions of a seq2seq model: raw strings in, strings out.
 
@@ -66,6 +76,10 @@ class Seq2SeqServer:
             model's `max_length`).
         max_target_length: tokens generated at most (default: the model's `max_length`).
         nbest_size: hypotheses returned by `nbest` (default: `beam_size`).
+        min_length: EOS cannot be generated before this many target tokens have been
+            (0: off; at most `max_target_length`).
+        no_repeat_ngram_size: no n-gram of this many target tokens appears twice in one
+            output (0: off).
 
     Example:
 
@@ -77,9 +91,11 @@ class Seq2SeqServer:
 
     def __init__(self, model, source_tokenizer, target_tokenizer, beam_size=4,
                  length_penalty=0.6, max_source_length=None, max_target_length=None,
-                 nbest_size=None):
+                 nbest_size=None, min_length=0, no_repeat_ngram_size=0):
         self.max_source_length, self.max_target_length = _check_lengths(
             model, max_source_length, max_target_length)
+        self.min_length, self.no_repeat_ngram_size = _check_controls(
+            min_length, no_repeat_ngram_size, self.max_target_length)
         self.beam_size = int(beam_size)
         self.length_penalty = float(length_penalty)
         self.nbest_size = int(nbest_size or beam_size)
@@ -108,7 +124,8 @@ class Seq2SeqServer:
         return decoding.beam_search(
             self.model, ids, self.max_target_length, beam_size=self.beam_size,
             length_penalty=self.length_penalty, num_return=num_return,
-            return_alignment=return_alignment)
+            return_alignment=return_alignment, min_length=self.min_length,
+            no_repeat_ngram_size=self.no_repeat_ngram_size)
 
     def translate(self, inputs):
         """`{"outputs": (batch,) string, "scores": (batch,) float32}` for raw strings."""
@@ -145,23 +162,28 @@ class Seq2SeqServer:
 
 
 def reference_translate(model, source_tokenizer, target_tokenizer, texts, beam_size=4,
-                        length_penalty=0.6, max_source_length=None, max_target_length=None):
+                        length_penalty=0.6, max_source_length=None, max_target_length=None,
+                        min_length=0, no_repeat_ngram_size=0):
     """Translates in Python (eager), with the training-time keras-hub tokenizer.
 
     This is the path an exported model must match string for string: the same
     sanitizing, truncation and padding, but `SubwordTokenizer.tokenize` (tensorflow-text
-    kernels) instead of the graph tokenizer, and eager beam search.
+    kernels) instead of the graph tokenizer, and eager beam search. The arguments are
+    those of `export_seq2seq`.
 
     Returns:
         `(translations, scores)`: a list of `str` and a float32 numpy array.
     """
     max_source_length, max_target_length = _check_lengths(
         model, max_source_length, max_target_length)
+    min_length, no_repeat_ngram_size = _check_controls(
+        min_length, no_repeat_ngram_size, max_target_length)
     clean = sanitize_text(tf.constant(texts, tf.string))
     ragged = to_ragged(source_tokenizer.tokenize(clean))
     ids, empty = pad_token_ids(ragged, max_source_length, EOS_ID)
     target_ids, scores = decoding.beam_search(
-        model, ids, max_target_length, beam_size=beam_size, length_penalty=length_penalty)
+        model, ids, max_target_length, beam_size=beam_size, length_penalty=length_penalty,
+        min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size)
     outputs = target_tokenizer.detokenize(keras.ops.convert_to_numpy(target_ids)).numpy()
     empty = empty.numpy()
     translations = ["" if e else o.decode("utf-8") for o, e in zip(outputs, empty)]
@@ -171,7 +193,8 @@ def reference_translate(model, source_tokenizer, target_tokenizer, texts, beam_s
 
 def export_seq2seq(model, source_tokenizer, target_tokenizer, export_dir, model_name,
                    beam_size=4, length_penalty=0.6, max_source_length=None,
-                   max_target_length=None, nbest_size=None):
+                   max_target_length=None, nbest_size=None, min_length=0,
+                   no_repeat_ngram_size=0):
     """Writes a new TF Serving version of a seq2seq model; see the module docstring.
 
     Args:
@@ -187,13 +210,17 @@ def export_seq2seq(model, source_tokenizer, target_tokenizer, export_dir, model_
             model's `max_length`).
         max_target_length: tokens generated at most (default: the model's `max_length`).
         nbest_size: hypotheses of the `nbest` signature (default: `beam_size`).
+        min_length: EOS cannot be generated before this many target tokens have been
+            (0: off; at most `max_target_length`).
+        no_repeat_ngram_size: no n-gram of this many target tokens appears twice in one
+            output (0: off).
 
     Returns:
         The new version directory, a string.
     """
     server = Seq2SeqServer(model, source_tokenizer, target_tokenizer, beam_size,
                            length_penalty, max_source_length, max_target_length,
-                           nbest_size)
+                           nbest_size, min_length, no_repeat_ngram_size)
     return write_archive(
         server, model_name, export_dir,
         signatures={"serving_default": (server.translate, INPUT_SIGNATURE),

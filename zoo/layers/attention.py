@@ -69,9 +69,15 @@ class _SingleHeadAttention(keras.layers.Layer):
         use_causal_mask=False,
         return_attention_scores=False,
         training=None,
+        coverage=None,
     ):
         if key is None:
             key = value
+        if coverage is not None and not getattr(self, "use_coverage", False):
+            raise ValueError(
+                f"{type(self).__name__}: `coverage` needs a layer built with "
+                "use_coverage=True (AdditiveAttention only)."
+            )
         query_length, key_length = ops.shape(query)[1], ops.shape(key)[1]
         masking.check_attention_mask(
             attention_mask, ops.shape(query)[0], query_length, key_length, type(self).__name__
@@ -84,7 +90,9 @@ class _SingleHeadAttention(keras.layers.Layer):
             query_length=query_length,
             key_length=key_length,
         )
-        weights = masking.masked_softmax(self._scores(query, key), mask)
+        scores = self._scores(query, key) if coverage is None else self._scores(
+            query, key, coverage=coverage)
+        weights = masking.masked_softmax(scores, mask)
         dropped = masking.dropout(
             ops.cast(weights, value.dtype), self.dropout, self._seed_generator, training
         )
@@ -105,13 +113,17 @@ class AdditiveAttention(_SingleHeadAttention):
 
     score(q, k) = vᵀ tanh(W_q q + W_k k + b); output = softmax(score) · value. Unlike
     `keras.layers.AdditiveAttention`, the query and key are projected to `units` first, so
-    they may have different sizes.
+    they may have different sizes. With `use_coverage`, the call takes a `coverage`
+    `(batch, Tq, Tv)` (the attention summed over previous decoder steps) and the score
+    becomes vᵀ tanh(W_q q + W_k k + w_c c + b) (See et al. 2017, §2.3); a missing
+    `coverage` counts as zeros.
 
     Args:
         units: size of the hidden layer inside the score.
         dropout: dropout rate on the attention weights (training only).
         use_bias: whether to add the bias `b` inside the tanh.
         seed: seed for the dropout.
+        use_coverage: add the coverage term `w_c c` (a `(units,)` weight) to the score.
 
     Example:
 
@@ -126,10 +138,12 @@ class AdditiveAttention(_SingleHeadAttention):
     ((2, 1, 4), (2, 1, 5))
     """
 
-    def __init__(self, units, dropout=0.0, use_bias=True, seed=None, **kwargs):
+    def __init__(self, units, dropout=0.0, use_bias=True, seed=None, use_coverage=False,
+                 **kwargs):
         super().__init__(dropout=dropout, seed=seed, **kwargs)
         self.units = int(units)
         self.use_bias = bool(use_bias)
+        self.use_coverage = bool(use_coverage)
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = self._check_shapes(query_shape, value_shape, key_shape)
@@ -147,18 +161,30 @@ class AdditiveAttention(_SingleHeadAttention):
         self.score_vector = self.add_weight(
             name="score_vector", shape=(self.units,), initializer="glorot_uniform"
         )
+        self.coverage_kernel = (
+            self.add_weight(name="coverage_kernel", shape=(self.units,),
+                            initializer="glorot_uniform")
+            if self.use_coverage
+            else None
+        )
 
-    def _scores(self, query, key):
+    def _scores(self, query, key, coverage=None):
         projected_query = ops.matmul(query, self.query_kernel)  # (b, Tq, u)
         projected_key = ops.matmul(key, self.key_kernel)  # (b, Tv, u)
         if self.bias is not None:
             projected_key = projected_key + self.bias
-        hidden = ops.tanh(projected_query[:, :, None, :] + projected_key[:, None, :, :])
+        hidden = projected_query[:, :, None, :] + projected_key[:, None, :, :]
+        if coverage is not None:
+            coverage = ops.cast(coverage, hidden.dtype)[..., None]  # (b, Tq, Tv, 1)
+            hidden = hidden + coverage * ops.cast(self.coverage_kernel, hidden.dtype)
+        hidden = ops.tanh(hidden)
         return ops.squeeze(ops.matmul(hidden, self.score_vector[:, None]), -1)
 
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units, "use_bias": self.use_bias})
+        if self.use_coverage:  # absent when False: older configs and files stay identical
+            config["use_coverage"] = True
         return config
 
 
@@ -171,7 +197,8 @@ class DotProductAttention(_SingleHeadAttention):
 
     - `"dot"`: qᵀk (query and key of the same size).
     - `"general"`: qᵀWk, W learned `(dq, dk)`.
-    - `"concat"`: vᵀ tanh(W[q; k]), W learned `(dq + dk, units)`, v `(units,)`.
+    - `"concat"`: vᵀ tanh(W[q; k]), W learned `(dq + dk, units)`, v `(units,)`; `units`
+      defaults to the query's size dq, as in Luong et al.
     - `"scaled_dot"`: qᵀk / √d.
 
     Output = softmax(score) · value. The attentional hidden state tanh(W_c[c; h]) of Luong
@@ -179,7 +206,8 @@ class DotProductAttention(_SingleHeadAttention):
 
     Args:
         score: one of `"dot"`, `"general"`, `"concat"`, `"scaled_dot"`.
-        units: hidden size of the `"concat"` score (required there, unused otherwise).
+        units: hidden size of the `"concat"` score (default: the query's feature size;
+            unused by the other scores).
         dropout: dropout rate on the attention weights (training only).
         seed: seed for the dropout.
 
@@ -200,11 +228,8 @@ class DotProductAttention(_SingleHeadAttention):
             raise ValueError(
                 f"DotProductAttention: unknown `score` {score!r}; expected one of {_SCORES}."
             )
-        if score == "concat" and not units:
-            raise ValueError(
-                "DotProductAttention: `score='concat'` needs `units`, the hidden size of "
-                "vᵀ tanh(W[q; k]); e.g. DotProductAttention(score='concat', units=128)."
-            )
+        if units is not None and int(units) < 1:
+            raise ValueError(f"DotProductAttention: `units` must be positive, got {units}.")
         self.score = score
         self.units = None if units is None else int(units)
 
@@ -224,12 +249,12 @@ class DotProductAttention(_SingleHeadAttention):
                 name="kernel", shape=(query_dim, key_dim), initializer="glorot_uniform"
             )
         elif self.score == "concat":
+            units = self.units or query_dim
             self.kernel = self.add_weight(
-                name="kernel", shape=(query_dim + key_dim, self.units),
-                initializer="glorot_uniform",
+                name="kernel", shape=(query_dim + key_dim, units), initializer="glorot_uniform"
             )
             self.score_vector = self.add_weight(
-                name="score_vector", shape=(self.units,), initializer="glorot_uniform"
+                name="score_vector", shape=(units,), initializer="glorot_uniform"
             )
         self._query_dim = query_dim
 

@@ -147,8 +147,9 @@ class LSTMAttentionClassifier(keras.Model):
     """Embedding, stacked BiLSTM and additive attention pooling, then a softmax layer.
 
     `model(token_ids)` returns float32 logits `(batch, num_classes)`; with
-    `return_attention_scores=True`, `(logits, {"pooling": weights (batch, T)})`.
-    Token id 0 is padding.
+    `return_attention_scores=True`, `(logits, {"pooling": weights (batch, T)})`: the
+    attention weights, or with max pooling the share of the features whose maximum each
+    token holds. Token id 0 is padding.
 
     Args:
         vocab_size: int.
@@ -159,6 +160,9 @@ class LSTMAttentionClassifier(keras.Model):
         attention_units: int, hidden size of the attention pooling; defaults to `units`.
         dropout: float, dropout on embeddings, between layers and before the classifier.
         max_length: int, longest accepted sequence.
+        pooling: `"attention"` (additive attention over the BiLSTM states), `"max"`
+            (max over time of each feature, as in Kim 2014's CNNs) or `"attention_max"`
+            (both, concatenated).
         **kwargs: `keras.Model` arguments.
     """
 
@@ -172,9 +176,14 @@ class LSTMAttentionClassifier(keras.Model):
         attention_units=None,
         dropout=0.1,
         max_length=512,
+        pooling="attention",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if pooling not in LSTM_POOLINGS:
+            raise UsageError(f"pooling must be one of {', '.join(LSTM_POOLINGS)}, got "
+                             f"{pooling!r}.")
+        self.pooling = pooling
         self.vocab_size = vocab_size
         self.num_classes = num_classes
         self.embedding_dim = embedding_dim
@@ -192,9 +201,10 @@ class LSTMAttentionClassifier(keras.Model):
             for i in range(num_layers)
         ]
         self.dropout_layer = layers.Dropout(dropout, dtype=policy, name="dropout")
-        self.pooling = layers.AttentionPooling(
-            self.attention_units, dtype=policy, name="attention_pooling"
-        )
+        if pooling != "max":
+            self.attention_pooling = layers.AttentionPooling(
+                self.attention_units, dtype=policy, name="attention_pooling"
+            )
         self.classifier = keras.layers.Dense(num_classes, dtype=policy, name="classifier")
 
     def build(self, inputs_shape):
@@ -203,8 +213,10 @@ class LSTMAttentionClassifier(keras.Model):
         for lstm in self.lstms:
             lstm.build(shape)
             shape = (*inputs_shape, 2 * self.units)
-        self.pooling.build(shape)
-        self.classifier.build((inputs_shape[0], 2 * self.units))
+        if self.pooling != "max":
+            self.attention_pooling.build(shape)
+        pooled = 2 * self.units * (2 if self.pooling == "attention_max" else 1)
+        self.classifier.build((inputs_shape[0], pooled))
         self.built = True
 
     def call(self, token_ids, training=None, return_attention_scores=False):
@@ -214,9 +226,7 @@ class LSTMAttentionClassifier(keras.Model):
         x = self.dropout_layer(self.embedding(token_ids), training=training)
         for lstm in self.lstms:
             x = self.dropout_layer(lstm(x, padding_mask=mask), training=training)
-        pooled, weights = self.pooling(
-            x, padding_mask=mask, training=training, return_attention_scores=True
-        )
+        pooled, weights = self._pool(x, mask, training)
         logits = _float32_logits(
             self.classifier, self.dropout_layer(pooled, training=training)
         )
@@ -230,9 +240,27 @@ class LSTMAttentionClassifier(keras.Model):
             vocab_size=self.vocab_size, num_classes=self.num_classes,
             embedding_dim=self.embedding_dim, units=self.units,
             num_layers=self.num_layers, attention_units=self.attention_units,
-            dropout=self.dropout, max_length=self.max_length,
+            dropout=self.dropout, max_length=self.max_length, pooling=self.pooling,
         )
         return config
+
+    def _pool(self, x, mask, training):
+        """`(pooled (batch, features), token weights (batch, T))`."""
+        if self.pooling == "attention":
+            return self.attention_pooling(x, padding_mask=mask, training=training,
+                                          return_attention_scores=True)
+        masked = ops.where(mask[..., None], x, ops.cast(-1e4, x.dtype))
+        pooled = ops.max(masked, axis=1)
+        winners = ops.cast(masked == pooled[:, None, :], "float32")
+        weights = ops.mean(winners, axis=-1) * ops.cast(mask, "float32")
+        if self.pooling == "max":
+            return pooled, weights
+        attended, attention = self.attention_pooling(
+            x, padding_mask=mask, training=training, return_attention_scores=True)
+        return ops.concatenate([attended, pooled], axis=-1), attention
+
+
+LSTM_POOLINGS = ("attention", "max", "attention_max")
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -119,13 +119,7 @@ class LSTMAttentionSeq2Seq(keras.Model):
             first_input = self.embedding_dim + (self.units if self.input_feeding else 0)
             layer.build((None, None, first_input if i == 0 else self.units))
             self.decoder_layers.append(layer)
-        if attention == "bahdanau":
-            self.attention = layers.AdditiveAttention(self.units, name="attention")
-        else:
-            score = attention.split("_")[1]
-            self.attention = layers.DotProductAttention(
-                score=score, units=self.units if score == "concat" else None,
-                name="attention")
+        self.attention = self._make_attention()
         self.attention.build(query_shape=(None, None, self.units),
                              value_shape=(None, None, self.units))
         self.attentional = keras.layers.Dense(self.units, activation="tanh", use_bias=False,
@@ -143,6 +137,14 @@ class LSTMAttentionSeq2Seq(keras.Model):
     def build(self, input_shape=None):
         # Every sub-layer is built in __init__ (all shapes follow from the hyper-parameters).
         self.built = True
+
+    def _make_attention(self):
+        """The attention layer (unbuilt); a subclass may override it (e.g. coverage)."""
+        if self.attention_type == "bahdanau":
+            return layers.AdditiveAttention(self.units, name="attention")
+        score = self.attention_type.split("_")[1]
+        return layers.DotProductAttention(
+            score=score, units=self.units if score == "concat" else None, name="attention")
 
     # --- Encoder -------------------------------------------------------------------
 
@@ -185,8 +187,12 @@ class LSTMAttentionSeq2Seq(keras.Model):
             return ops.matmul(memory, ops.cast(attention.kernel[self.units:], memory.dtype))
         return memory
 
-    def _attend(self, query, memory, keys, source_mask):
-        """Context `(batch, units)` and float32 weights `(batch, Ts)` for query `(b, units)`."""
+    def _attend(self, query, memory, keys, source_mask, coverage=None):
+        """Context `(batch, units)` and float32 weights `(batch, Ts)` for query `(b, units)`.
+
+        `coverage` `(batch, Ts)` (Bahdanau attention built with `use_coverage` only) adds
+        the coverage term `w_c c` inside the additive score.
+        """
         attention = self.attention
         if self.attention_type in ("bahdanau", "luong_concat"):
             if self.attention_type == "bahdanau":
@@ -194,7 +200,12 @@ class LSTMAttentionSeq2Seq(keras.Model):
             else:
                 query_kernel = attention.kernel[: self.units]
             projected = ops.matmul(query, ops.cast(query_kernel, query.dtype))
-            hidden = ops.tanh(projected[:, None, :] + keys)
+            hidden = projected[:, None, :] + keys
+            if coverage is not None:
+                hidden = hidden + ops.cast(
+                    coverage[..., None] * ops.cast(attention.coverage_kernel, coverage.dtype),
+                    hidden.dtype)
+            hidden = ops.tanh(hidden)
             scores = ops.matmul(hidden, ops.cast(attention.score_vector, hidden.dtype))
         else:
             scores = ops.einsum("bd,btd->bt", query, keys)

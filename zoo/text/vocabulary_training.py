@@ -2,10 +2,13 @@
 
 import sys
 
-import keras_hub
 import numpy as np
 import tensorflow as tf
 import tqdm
+from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize
+from tensorflow_text.tools.wordpiece_vocab import (
+    wordpiece_tokenizer_learner_lib as wordpiece_learner,
+)
 
 from zoo.errors import UsageError
 from zoo.text.special_tokens import RESERVED_TOKENS
@@ -15,7 +18,7 @@ _READ_BATCH = 1024
 
 
 def train_subword_tokenizer(texts, vocab_size, lowercase=False, max_texts=None,
-                            progress=True):
+                            progress=True, min_count=10, whole_words=False):
     """Learns a WordPiece vocabulary with keras-hub and returns its `SubwordTokenizer`.
 
     The corpus is read once with a progress bar (keras-hub's
@@ -30,6 +33,12 @@ def train_subword_tokenizer(texts, vocab_size, lowercase=False, max_texts=None,
         lowercase: bool. Whether the tokenizer lowercases text (also while learning).
         max_texts: optional int, learn from the first `max_texts` texts only.
         progress: bool. Whether to show the progress bar (on stderr).
+        min_count: int, the fewest occurrences of a word or piece that may enter the
+            vocabulary (keras-hub's fixed 10 by default; lower it for small corpora).
+        whole_words: learn a vocabulary of the `vocab_size - len(RESERVED_TOKENS)` most
+            frequent whole words (at least `min_count` times) and no `##` pieces, so a word
+            outside it becomes `[UNK]` instead of fragments: on a small corpus full of
+            names (TREC's questions) fragments of unseen words mislead a classifier.
 
     Example:
 
@@ -76,16 +85,20 @@ def train_subword_tokenizer(texts, vocab_size, lowercase=False, max_texts=None,
     if progress:
         tqdm.tqdm.write(f"Learning a WordPiece vocabulary of up to {vocab_size} tokens "
                         f"from {sum(map(len, chunks))} texts...", file=sys.stderr)
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        corpus,
-        vocabulary_size=vocab_size,
-        lowercase=False,
-        strip_accents=False,
-        split=True,
-        split_on_cjk=True,
-        suffix_indicator="##",
-        reserved_tokens=RESERVED_TOKENS,
-    )
+    # keras-hub's `compute_word_piece_vocabulary` (these same steps) fixes tensorflow-text's
+    # `lower_thresh` at 10: a small corpus then gets far fewer pieces than asked for (TREC's
+    # 5,452 questions: ~1,000 of 4,000), its rarer words cut into fragments.
+    words = corpus.map(lambda text: pretokenize(text, False, False, True, True),
+                       num_parallel_calls=tf.data.AUTOTUNE)
+    counts = wordpiece_learner.count_words(words)
+    if whole_words:
+        frequent = sorted((word for word, count in counts.items() if count >= min_count),
+                          key=lambda word: (-counts[word], word))  # most frequent first
+        vocabulary = (RESERVED_TOKENS + frequent)[:vocab_size]
+    else:
+        vocabulary = wordpiece_learner.learn(
+            counts, vocab_size=vocab_size, reserved_tokens=RESERVED_TOKENS,
+            lower_thresh=min_count, include_joiner_token=True, joiner="##")[:vocab_size]
     # keras-hub splits words on ASCII whitespace only, so a lone no-break or other Unicode
     # space can become a "token"; a vocabulary file (one token a line) cannot hold it, and
     # the text it stands for is a word break anyway.

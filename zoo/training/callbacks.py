@@ -22,7 +22,8 @@ class DivergenceGuard(keras.callbacks.Callback):
     The loss in the logs is the running mean of the epoch. It counts as blown up when it
     exceeds `blowup_factor` times the lowest value seen so far, once it averages at least
     `min_steps` steps of the epoch: the first steps of every epoch are a mean over a few
-    batches, and one hard batch after a near-zero loss is no blow-up. The error is raised from inside `fit`, before
+    batches, and one hard batch after a near-zero loss is no blow-up. A best value under
+    `floor` counts as `floor` (a loss of 0.0001 that rises to 0.005 has not diverged). The error is raised from inside `fit`, before
     the epoch's backup is written, so the last backup holds healthy weights.
 
     Args:
@@ -30,6 +31,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             for NaN/inf only.
         min_steps: steps before blow-ups are checked.
         monitor: the log entry to watch.
+        floor: the smallest best value a blow-up is measured against.
 
     Example:
 
@@ -37,11 +39,12 @@ class DivergenceGuard(keras.callbacks.Callback):
     >>> guard = DivergenceGuard(blowup_factor=10.0)
     """
 
-    def __init__(self, blowup_factor=10.0, min_steps=20, monitor="loss"):
+    def __init__(self, blowup_factor=10.0, min_steps=20, monitor="loss", floor=0.1):
         super().__init__()
         self.blowup_factor = blowup_factor
         self.min_steps = min_steps
         self.monitor = monitor
+        self.floor = floor
         self.best = math.inf
         self.steps = 0
         self.epoch = 0
@@ -69,7 +72,7 @@ class DivergenceGuard(keras.callbacks.Callback):
                 "--mixed_precision). Rerunning the same command resumes from the last backup."
             )
         if self.steps >= self.min_steps and self.blowup_factor is not None:
-            if value > self.blowup_factor * self.best:
+            if value > self.blowup_factor * max(self.best, self.floor):
                 raise TrainingDiverged(
                     f"Training diverged: the {self.monitor} rose to {value:.4g} at {where}, "
                     f"over {self.blowup_factor:g} times its best value {self.best:.4g}. Lower "
