@@ -7,7 +7,8 @@ against keras-hub's and keras' in one process.
 2. Side by side, on the same batches (the recipe's reader, tokenizer and bucketed
    pipeline) for the same epochs, interleaved epoch by epoch so the machine's drift hits
    every model alike: the preset's zoo model, a keras-hub `TransformerEncoder` classifier
-   and a `keras.layers` BiLSTM with attention pooling (bench/classifiers.py builds both):
+   and a `keras.layers` BiLSTM with attention pooling (bench/classifiers.py builds both),
+   with zoo's `transformer_classifier` (the same size as keras-hub's) beside them:
    examples/s of the epochs after the first (compilation) and test accuracy.
 
     python bench/trec.py [--seeds 0,1,2] [--skip_recipe] [--skip_compare]
@@ -78,7 +79,8 @@ def compare(epochs):
     lowercase = flags.get("lowercase") == "true"
     tokenizer = text.train_subword_tokenizer(
         zoo.data.record_texts(splits.train, "text"), int(flags["vocab_size"]),
-        lowercase=lowercase, progress=False)
+        lowercase=lowercase, progress=False, min_count=int(flags.get("vocab_min_count", 10)),
+        whole_words=flags.get("word_vocab") == "true")
     batch_size, max_length = int(flags["batch_size"]), int(flags["max_length"])
     batches = zoo.data.classification_batches(splits.train, tokenizer, batch_size, max_length,
                                               shuffle=True, repeat=True)
@@ -95,6 +97,9 @@ def compare(epochs):
         f"zoo {flags['model']} (preset)": zoo.models.build(
             flags["model"], vocab_size=tokenizer.vocabulary_size, num_classes=classes,
             max_length=max_length, **hparams),
+        "zoo transformer_classifier": zoo.models.build(
+            "transformer_classifier", vocab_size=tokenizer.vocabulary_size,
+            num_classes=classes, max_length=max_length),
         "keras-hub TransformerEncoder": keras_hub_classifier(
             0.1, vocab=tokenizer.vocabulary_size, classes=classes),
         "keras Bidirectional(LSTM)": keras_bilstm_classifier(
@@ -113,15 +118,16 @@ def compare(epochs):
             model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
             seconds[name].append(time.perf_counter() - started)
     print(f"\n{epochs} epochs of {steps} steps, batch {batch_size}, vocabulary "
-          f"{tokenizer.vocabulary_size}, median over epochs 2-{epochs}")
-    base = None
+          f"{tokenizer.vocabulary_size}, median over epochs 2-{epochs}; x: examples/s "
+          "against keras-hub's")
+    rates = {name: steps * batch_size / float(np.median(seconds[name][1:]))
+             for name in models}
+    base = rates["keras-hub TransformerEncoder"]
     for name, model in models.items():
-        rate = steps * batch_size / float(np.median(seconds[name][1:]))
-        base = base or rate
         predicted = keras.ops.convert_to_numpy(model.predict(test_ids, verbose=0)).argmax(-1)
         accuracy = 100 * float((predicted == np.array(gold)).mean())
-        print(f"{name:40s} {rate:7.0f} examples/s  x{rate / base:.2f}   test accuracy "
-              f"{accuracy:.1f}   {model.count_params() / 1e6:.2f}M params")
+        print(f"{name:40s} {rates[name]:7.0f} examples/s  x{rates[name] / base:.2f}   test "
+              f"accuracy {accuracy:.1f}   {model.count_params() / 1e6:.2f}M params")
 
 
 def main():
