@@ -270,11 +270,6 @@ def parse_hparams(text):
     return values
 
 
-def flag_files(name):
-    """The value of a file flag, or None (the readers expand commas and globs)."""
-    return FLAGS[name].value or None
-
-
 # --- configuration ---------------------------------------------------------------------
 
 def _flag_config(task):
@@ -353,11 +348,11 @@ def _file_flags(task):
     names = ["train_file", "eval_file", "test_file"] + [
         name for name in ("train_src", "train_tgt", "eval_src", "eval_tgt", "test_src",
                           "test_tgt") if name in FLAGS]
-    return {name: flag_files(name) for name in names if FLAGS[name].value}
+    return {name: FLAGS[name].value for name in names if FLAGS[name].value}
 
 
 def _dataset_spec(task):
-    given = [name for name in _file_flags(task)]
+    given = list(_file_flags(task))
     if not given:
         return FLAGS.dataset
     if FLAGS["dataset"].present and FLAGS.dataset != "files":

@@ -215,9 +215,9 @@ class LSTMAttentionSeq2Seq(keras.Model):
 
     # --- Decoder -------------------------------------------------------------------
 
-    def _decoder_step(self, embedded, h, c, feed, memory, keys, source_mask,
-                      dropout_masks=None):
-        """One decoder step on `(batch, embedding_dim)` inputs; h, c are `(b, layers, u)`."""
+    def _decoder_cells(self, embedded, h, c, feed, dropout_masks=None):
+        """The stacked LSTM cells of one step: `(top output, new h, new c)`; h, c are
+        `(b, layers, u)`."""
         x = ops.concatenate([embedded, feed], axis=-1) if self.input_feeding else embedded
         new_h, new_c = [], []
         for i, layer in enumerate(self.decoder_layers):
@@ -226,9 +226,15 @@ class LSTMAttentionSeq2Seq(keras.Model):
             x, (h_i, c_i) = layer.cell(x, [h[:, i], c[:, i]])
             new_h.append(h_i)
             new_c.append(c_i)
+        return x, ops.stack(new_h, axis=1), ops.stack(new_c, axis=1)
+
+    def _decoder_step(self, embedded, h, c, feed, memory, keys, source_mask,
+                      dropout_masks=None):
+        """One decoder step on `(batch, embedding_dim)` inputs; h, c are `(b, layers, u)`."""
+        x, h, c = self._decoder_cells(embedded, h, c, feed, dropout_masks)
         context, weights = self._attend(x, memory, keys, source_mask)
         attentional = self.attentional(ops.concatenate([context, x], axis=-1))
-        return attentional, ops.stack(new_h, axis=1), ops.stack(new_c, axis=1), weights
+        return attentional, h, c, weights
 
     def _inter_layer_dropout_masks(self, batch_size, length, dtype, training):
         """Dropout masks `(T, layers - 1, b, u)` drawn before the recurrence (no RNG in it)."""

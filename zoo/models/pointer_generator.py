@@ -246,18 +246,10 @@ class LSTMPointerGenerator(LSTMAttentionSeq2Seq):
     def _pg_step(self, embedded, h, c, feed, coverage, memory, keys, source_mask,
                  dropout_masks=None):
         """`_decoder_step` with coverage, also returning the context and the top output."""
-        x = ops.concatenate([embedded, feed], axis=-1) if self.input_feeding else embedded
-        new_h, new_c = [], []
-        for i, layer in enumerate(self.decoder_layers):
-            if i > 0 and dropout_masks is not None:
-                x = x * dropout_masks[i - 1]
-            x, (h_i, c_i) = layer.cell(x, [h[:, i], c[:, i]])
-            new_h.append(h_i)
-            new_c.append(c_i)
+        x, h, c = self._decoder_cells(embedded, h, c, feed, dropout_masks)
         context, weights = self._attend(x, memory, keys, source_mask, coverage)
         attentional = self.attentional(ops.concatenate([context, x], axis=-1))
-        return (attentional, ops.stack(new_h, axis=1), ops.stack(new_c, axis=1), weights,
-                context, x)
+        return attentional, h, c, weights, context, x
 
     def _pg_teacher_forced(self, target_ids, memory, source_mask, states, training):
         """Teacher-forced `(attentional, weights, context, top, embedded)` over `(b, T)`."""
