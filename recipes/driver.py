@@ -152,10 +152,10 @@ class Task:
         """`tf.data` batches `(inputs, targets)` of `records` for training."""
         raise NotImplementedError
 
-    def loss(self):
+    def loss(self, run):
         raise NotImplementedError
 
-    def train_metrics(self):
+    def train_metrics(self, run):
         return []
 
     def validator(self, run, model, records):
@@ -176,8 +176,12 @@ class Task:
         `writer`); returns `(label, path)` rows for the summary."""
         return []
 
+    def read_inputs(self):
+        """The inputs of `--mode=predict`, from `--input` or stdin: by default its lines."""
+        return console.read_inputs(FLAGS.input, self.skip_blank_inputs)
+
     def predict(self, run, model, inputs):
-        """Yields one output line for each input line."""
+        """Yields one output line for each of `read_inputs()`."""
         raise NotImplementedError
 
     def summary(self, run):
@@ -251,6 +255,26 @@ class RunDirectory:
         raise UsageError(
             f"{self.path} has no checkpoint yet (best.weights.h5 or last.weights.h5): "
             "train first with --mode=train.")
+
+
+def one_tokenizer(run, fields):
+    """The run's subword tokenizer (`vocab.txt`), learnt first on the training split's
+    `fields` when the run has none yet."""
+    import zoo.data
+    from zoo import text
+
+    path = run.dir.file("vocab.txt")
+    if not path.exists():
+        if run.splits is None:
+            raise UsageError(f"{run.dir.path} has no vocab.txt: train first.")
+        print(console.rule("Vocabulary"))
+        tokenizer = text.train_subword_tokenizer(
+            zoo.data.record_texts(run.splits.train, fields), run.config["vocab_size"],
+            lowercase=run.config["lowercase"], min_count=FLAGS.vocab_min_count,
+            whole_words=FLAGS.word_vocab)
+        tokenizer.save(path)
+        print(f"  {tokenizer.vocabulary_size} subwords, saved as {path}")
+    return text.SubwordTokenizer.load(path, lowercase=run.config["lowercase"])
 
 
 def parse_hparams(text):
@@ -413,7 +437,7 @@ def train(task, run):
     training.train(
         model, batches, steps_per_epoch=steps, epochs=FLAGS.epochs,
         model_dir=str(run.dir.path), strategy=run.strategy, optimizer=optimizer,
-        loss=task.loss(), metrics=task.train_metrics(), jit_compile=FLAGS.jit_compile,
+        loss=task.loss(run), metrics=task.train_metrics(run), jit_compile=FLAGS.jit_compile,
         batch_size=FLAGS.batch_size, evaluate_fn=evaluate_fn, metric_name=task.metric,
         metric_mode=task.metric_mode, early_stopping_patience=FLAGS.early_stopping_patience,
         backup_freq=FLAGS.backup_steps or "epoch",
@@ -514,8 +538,7 @@ def run_task(task):
         return
     model = restore(task, run)
     if FLAGS.mode == "predict":
-        inputs = console.read_inputs(FLAGS.input, task.skip_blank_inputs)
-        for line in task.predict(run, model, inputs):
+        for line in task.predict(run, model, task.read_inputs()):
             print(line, flush=True)
         return
 

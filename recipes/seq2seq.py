@@ -136,12 +136,12 @@ class Seq2SeqTask(driver.Task):
             max_target_length=run.config["max_target_length"], shuffle=training,
             repeat=training, drop_remainder=driver.is_tpu(run.strategy), seed=FLAGS.seed)
 
-    def loss(self):
+    def loss(self, run):
         from zoo import training
 
         return training.masked_sparse_crossentropy(FLAGS.label_smoothing)
 
-    def train_metrics(self):
+    def train_metrics(self, run):
         from zoo import training
 
         return [training.masked_accuracy]

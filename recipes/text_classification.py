@@ -93,21 +93,7 @@ class TextClassification(driver.Task):
 
     def prepare(self, run):
         """The run's subword tokenizer (`vocab.txt`), learnt on the training texts first."""
-        import zoo.data
-        from zoo import text
-
-        path = run.dir.file("vocab.txt")
-        if not path.exists():
-            if run.splits is None:
-                raise UsageError(f"{run.dir.path} has no vocab.txt: train first.")
-            print(console.rule("Vocabulary"))
-            tokenizer = text.train_subword_tokenizer(
-                zoo.data.record_texts(run.splits.train, "text"), run.config["vocab_size"],
-                lowercase=run.config["lowercase"], min_count=FLAGS.vocab_min_count,
-                whole_words=FLAGS.word_vocab)
-            tokenizer.save(path)
-            print(f"  {tokenizer.vocabulary_size} subwords, saved as {path}")
-        return text.SubwordTokenizer.load(path, lowercase=run.config["lowercase"])
+        return driver.one_tokenizer(run, "text")
 
     def model_kwargs(self, run):
         return dict(vocab_size=run.assets.vocabulary_size,
@@ -127,14 +113,14 @@ class TextClassification(driver.Task):
             max_length=run.config["max_length"], shuffle=training, repeat=training,
             drop_remainder=driver.is_tpu(run.strategy), seed=FLAGS.seed)
 
-    def loss(self):
+    def loss(self, run):
         from zoo import training
 
         # Class 0 is a real class: no label is ignored.
         return training.MaskedSparseCrossentropy(FLAGS.label_smoothing, ignore_label=None,
                                                  name="sparse_crossentropy")
 
-    def train_metrics(self):
+    def train_metrics(self, run):
         import keras
 
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]

@@ -63,7 +63,7 @@ def test_qa_json_lines_with_and_without_answer_start(tmp_path):
     path = write(tmp_path / "qa.jsonl", "\n".join(map(json.dumps, lines)) + "\n\n")
     splits = load_splits("qa", "files", train_file=path, eval_file=path)
     starts = [record["answer_start"] for record in records(splits.train)]
-    assert starts == [40, 0, -1]  # the last occurrence when answer_start is absent
+    assert starts == [17, 0, -1]  # the first whole-word occurrence without answer_start
 
 
 def test_line_count_mismatch_names_both_counts(tmp_path):
@@ -93,7 +93,7 @@ def test_malformed_tsv_line_names_its_line(tmp_path):
 def test_bad_json_lines(tmp_path):
     with pytest.raises(UsageError, match=r"line 1: invalid JSON"):
         load_splits("qa", "files", train_file=write(tmp_path / "a.jsonl", "{oops\n"))
-    with pytest.raises(UsageError, match=r"line 1: missing string field\(s\) answer"):
+    with pytest.raises(UsageError, match=r"line 1: missing or non-string field\(s\) answer"):
         load_splits("qa", "files",
                     train_file=write(tmp_path / "b.jsonl", '{"question": "q", "context": "c"}'))
     bad_start = {"question": "q", "context": "abc", "answer": "b", "answer_start": 0}

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 import zoo.data
-from zoo.text import BOS_ID, EOS_ID
+from zoo.errors import UsageError
+from zoo.text import BOS_ID, CLS_ID, EOS_ID
 
 
 @pytest.fixture(scope="module")
@@ -89,26 +90,111 @@ def test_span_qa_positions_point_at_the_answer(demo_tokenizer):
     (question, context), (start, end) = next(iter(zoo.data.span_qa_batches(
         splits.validation, demo_tokenizer, batch_size=30, max_question_length=16,
         max_context_length=200, bucket=False)))
-    assert question.shape[0] == context.shape[0] == 30
+    assert question.shape[0] == context.shape[0] == 30  # one window each
+    assert np.all(context[:, 0].numpy() == CLS_ID) and np.all(start.numpy() > 0)
     for row, record in enumerate(records):
         span = context[row, start[row]: end[row] + 1]
         assert demo_tokenizer.detokenize(span).numpy() == record["answer"]
 
 
-def test_span_qa_drops_non_spans_and_answers_beyond_the_context_length(demo_tokenizer):
-    records = tf.data.Dataset.from_tensor_slices({
-        "question": ["Where is Mary?"] * 2,
-        "context": ["Mary went to the park.", "John went to the park."],
-        "answer": ["park", ""],
-        "answer_start": tf.constant([17, -1], tf.int64)})
+def span_qa_examples(rows, tokenizer, **kwargs):
+    """The windows of `rows` (dicts) as `(question, context, start, end)` lists, in order."""
+    columns = {key: [row[key] for row in rows] for key in rows[0]}
+    columns["answer_start"] = tf.constant(columns["answer_start"], tf.int64)
+    records = tf.data.Dataset.from_tensor_slices(columns)
+    examples = []
+    for (question, context), (start, end) in zoo.data.span_qa_batches(
+            records, tokenizer, batch_size=64, bucket=False, **kwargs):
+        for row in range(question.shape[0]):
+            examples.append(([int(i) for i in question[row] if i],
+                             [int(i) for i in context[row] if i],
+                             int(start[row]), int(end[row])))
+    return examples
 
-    def batches(max_context_length):
-        return list(zoo.data.span_qa_batches(records, demo_tokenizer, 4, 8, max_context_length,
-                                             bucket=False))
 
-    [((question, context), (start, end))] = batches(5)  # "park" is token 4 of 6
-    assert context.shape == (1, 5) and start.numpy().tolist() == end.numpy().tolist() == [4]
-    assert batches(4) == []
+LONG_CONTEXT = "Mary went to the park. " * 6 + "John moved to the kitchen."
+
+
+def qa_row(question, context, answer, answer_start=None, **extra):
+    if answer_start is None:
+        answer_start = context.rindex(answer) if answer else -1
+    return dict(question=question, context=context, answer=answer,
+                answer_start=answer_start, **extra)
+
+
+def test_span_qa_windows_train_on_an_answer_late_in_a_long_context(demo_tokenizer):
+    tokens = demo_tokenizer.tokenize(LONG_CONTEXT).numpy().tolist()
+    [answer] = demo_tokenizer.tokenize("kitchen").numpy().tolist()
+    position = len(tokens) - 2  # "kitchen ."
+    assert tokens[position] == answer and len(tokens) > 30
+    examples = span_qa_examples([qa_row("Where is John?", LONG_CONTEXT, "kitchen",
+                                        id="q1", source="demo")],
+                                demo_tokenizer, max_question_length=8,
+                                max_context_length=9, doc_stride=4)
+    offsets = list(range(0, len(tokens) - 8 + 4, 4))  # the last window reaches the end
+    assert offsets[-1] + 8 >= len(tokens) > offsets[-2] + 8
+    assert len(examples) == len(offsets)
+    question = demo_tokenizer.tokenize("Where is John?").numpy().tolist()
+    for (question_ids, context_ids, start, end), offset in zip(examples, offsets):
+        assert question_ids == question
+        assert context_ids == [CLS_ID] + tokens[offset:offset + 8]
+        if offset <= position < offset + 8:
+            assert start == end == position - offset + 1
+            assert context_ids[start] == answer
+        else:
+            assert start == end == 0  # the null slot: the answer is not in this window
+    assert examples[-1][2] > 0 and examples[0][2] == 0  # trained on in the last window
+
+
+def test_span_qa_multi_token_answer_straddling_windows_is_null_there(demo_tokenizer):
+    context = "Mary went to the park. John moved to the kitchen."
+    tokens = demo_tokenizer.tokenize(context).numpy().tolist()
+    answer_tokens = demo_tokenizer.tokenize("the park").numpy().tolist()
+    begin = tokens.index(answer_tokens[0])
+    examples = span_qa_examples([qa_row("Where is Mary?", context, "the park")],
+                                demo_tokenizer, max_question_length=8,
+                                max_context_length=5, doc_stride=2)
+    for offset, (_, context_ids, start, end) in zip(range(0, 100, 2), examples):
+        whole = offset <= begin and begin + len(answer_tokens) <= offset + 4
+        assert (start, end) == ((begin - offset + 1, begin - offset + len(answer_tokens))
+                                if whole else (0, 0))
+        if whole:
+            assert context_ids[start:end + 1] == answer_tokens
+    assert any(start for _, _, start, _ in examples)
+
+
+def test_span_qa_unanswerable_questions_target_the_null_slot(demo_tokenizer):
+    examples = span_qa_examples([qa_row("Where is Bob?", LONG_CONTEXT, "")],
+                                demo_tokenizer, max_question_length=8,
+                                max_context_length=9, doc_stride=8)
+    assert len(examples) > 3
+    assert all(start == end == 0 and context[0] == CLS_ID
+               for _, context, start, end in examples)
+    [(_, context, start, end)] = span_qa_examples(
+        [qa_row("Where is Bob?", "", "")], demo_tokenizer, max_question_length=8,
+        max_context_length=9, doc_stride=8)
+    assert context == [CLS_ID] and start == end == 0  # an empty context: one null window
+
+
+def test_span_qa_drops_non_spans_and_answers_off_token_boundaries(demo_tokenizer):
+    context = "Mary went to the park."
+    kept = qa_row("Where is Mary?", context, "park")
+    examples = span_qa_examples(
+        [qa_row("Where is Mary?", context, "park", answer_start=-1),  # generative-only
+         qa_row("Where is Mary?", context, "par"),  # not on token boundaries
+         qa_row("Where is Mary?", context, "park", answer_start=3),  # points elsewhere
+         kept], demo_tokenizer, max_question_length=8, max_context_length=16, doc_stride=8)
+    [(_, context_ids, start, end)] = examples
+    assert start == end == 5  # "park" is token 4 of 6, after the null slot
+    assert context_ids[start] == demo_tokenizer.tokenize("park").numpy()[0]
+
+
+def test_span_qa_checks_the_stride(demo_tokenizer):
+    records = tf.data.Dataset.from_tensors(qa_row("Q?", "A b.", "b"))
+    with pytest.raises(UsageError, match="doc_stride=8 must be in \\[1, 4\\]"):
+        zoo.data.span_qa_batches(records, demo_tokenizer, 4, 8, 5, doc_stride=8)
+    with pytest.raises(UsageError, match="max_context_length"):
+        zoo.data.span_qa_batches(records, demo_tokenizer, 4, 8, 1, doc_stride=1)
 
 
 def test_padding_fraction_counts_zeros_of_id_matrices():

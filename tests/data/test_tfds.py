@@ -5,6 +5,7 @@ from unittest import mock
 import pytest
 import tensorflow_datasets as tfds
 
+from zoo.data.qa_files import split_answers
 from zoo.data import load_splits
 from zoo.errors import UsageError
 
@@ -95,7 +96,11 @@ def test_summarization_and_qa_records(mocked_tfds):
     record = next(load_splits("summarization", "tfds:cnn_dailymail").train.as_numpy_iterator())
     assert set(record) == {"source", "target"}
     record = next(load_splits("qa", "tfds:squad").train.as_numpy_iterator())
-    assert set(record) == {"question", "context", "answer", "answer_start"}
+    assert set(record) == {"id", "question", "context", "answer", "answer_start", "answers",
+                           "source"}
+    assert record["source"] == b"tfds:squad"
+    assert split_answers(record["answers"])[:1] == ([record["answer"].decode()]
+                                                   if record["answer"] else [])
 
 
 def test_dataset_of_the_wrong_kind_for_the_task(mocked_tfds):

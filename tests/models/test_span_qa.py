@@ -75,6 +75,20 @@ def test_best_span_is_the_best_allowed_pair():
         assert (start[row], end[row]) == want
 
 
+def test_best_span_starts_at_or_after_first_position():
+    rng = np.random.default_rng(1)
+    start_logits, end_logits = rng.normal(size=(2, 4, 7)).astype("float32")
+    start_logits[:, 0] = end_logits[:, 0] = 10.0  # a null slot that would win
+    start, end = (numpy(x) for x in best_span(start_logits, end_logits, 3, first_position=1))
+    for row in range(4):
+        allowed = [(i, j) for i, j in itertools.product(range(1, 7), repeat=2)
+                   if 0 <= j - i < 3]
+        want = max(allowed, key=lambda p: start_logits[row, p[0]] + end_logits[row, p[1]])
+        assert (start[row], end[row]) == want
+    start, end = best_span(start_logits, end_logits, 3)  # the default allows position 0
+    assert numpy(start).tolist() == numpy(end).tolist() == [0] * 4
+
+
 def test_best_span_avoids_masked_positions():
     model = BUILDERS["bidaf"]()
     start, end = best_span(*model((QUESTION, CONTEXT)), max_answer_length=10)

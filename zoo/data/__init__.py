@@ -21,6 +21,7 @@ from zoo.data.pipelines import (
     seq2seq_batches,
     span_qa_batches,
 )
+from zoo.data.qa_source import generative_qa_batches, qa_source_ids
 from zoo.data.splits import TASKS, Splits, load_splits, record_texts
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "seq2seq_batches",
     "classification_batches",
     "span_qa_batches",
+    "generative_qa_batches",
+    "qa_source_ids",
     "padding_fraction",
     "demo",
 ]

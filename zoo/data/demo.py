@@ -343,8 +343,13 @@ def qa_splits(seed=0, train_size=5000, validation_size=500, test_size=500):
         train_size, validation_size, test_size: ints, records per split.
     """
     sizes = {"train": train_size, "validation": validation_size, "test": test_size}
-    return _disjoint_splits(story_example, lambda r: (r["context"], r["question"]), seed,
-                            sizes)
+    splits = _disjoint_splits(story_example, lambda r: (r["context"], r["question"]), seed,
+                              sizes)
+    for name, records in splits.items():  # the fields of `zoo.data.qa_files` records
+        for number, record in enumerate(records, start=1):
+            record.update(id=f"demo-{name}-{number}", answers=[record["answer"]],
+                          answer_starts=[record["answer_start"]], source="demo")
+    return splits
 
 
 DESCRIPTIONS = {

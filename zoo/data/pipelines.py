@@ -19,6 +19,8 @@ Token id 0 pads everywhere.
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.qa_windows import context_windows, window_lengths, with_null_position
+from zoo.errors import UsageError
 from zoo.text.special_tokens import BOS_ID, EOS_ID
 
 TOKENIZE_BATCH = 256
@@ -186,23 +188,35 @@ def classification_batches(records, tokenizer, batch_size, max_length, shuffle=F
 
 
 def span_qa_batches(records, tokenizer, batch_size, max_question_length, max_context_length,
-                    shuffle=False, repeat=False, bucket=True, drop_remainder=False, seed=0,
-                    shuffle_buffer_size=10000, average_length=None):
-    """`((question_ids, context_ids), (start, end))` batches for span QA models.
+                    doc_stride=128, shuffle=False, repeat=False, bucket=True,
+                    drop_remainder=False, seed=0, shuffle_buffer_size=10000,
+                    average_length=None):
+    """`((question_ids, context_ids), (start, end))` batches of context windows for span QA.
 
-    `start` and `end` are the (inclusive, int32) token positions of the answer in
-    `context_ids`: `start` is the number of tokens of the context before `answer_start`,
-    `end = start + len(tokenize(answer)) - 1`. Examples are dropped when the answer is no
-    span (`answer_start == -1`, empty answer), ends past `max_context_length`, or does not
-    start and end on token boundaries (the context tokens there differ from the answer's).
+    Each context is cut into windows of `max_context_length - 1` tokens, `doc_stride`
+    tokens apart (`zoo.data.qa_windows.context_windows`), and each window is an example:
+    its `context_ids` are `[CLS] + window tokens` (`with_null_position`), so position 0 is
+    the null answer and the window's token `i` is at position `i + 1`. `start` and `end`
+    are the (inclusive, int32) positions of the answer in `context_ids` when the whole
+    answer lies in the window, else `(0, 0)`: the null answer, as for every window of an
+    unanswerable question (`answer == ""`, SQuAD 2.0). The questions are cut to
+    `max_question_length` tokens.
+
+    The answer's token position is the number of tokens of the context before
+    `answer_start`. A record is dropped when its answer is no span (`answer_start == -1`
+    with a non-empty answer: generative-only) or does not start and end on token
+    boundaries (the context's tokens there differ from the answer's).
 
     Args:
         records: dataset of `{"question", "context", "answer": string,
-            "answer_start": int64}` (character offsets).
+            "answer_start": int64}` (character offsets; other keys are ignored).
         tokenizer: a `zoo.text.SubwordTokenizer` for questions and contexts.
-        max_question_length, max_context_length: ints.
+        max_question_length: int.
+        max_context_length: int, the model's context length, null slot included (>= 2).
+        doc_stride: int in `[1, max_context_length - 1]`, the tokens between the starts of
+            a context's windows.
         batch_size, shuffle, repeat, bucket, drop_remainder, seed, shuffle_buffer_size,
-            average_length: as in `seq2seq_batches`.
+            average_length: as in `seq2seq_batches`; they count windows.
 
     Example:
 
@@ -212,10 +226,23 @@ def span_qa_batches(records, tokenizer, batch_size, max_question_length, max_con
     ...     zoo.data.record_texts(splits.train, ("context", "question")), vocab_size=300,
     ...     progress=False)
     >>> (question_ids, context_ids), (start, end) = next(iter(zoo.data.span_qa_batches(
-    ...     splits.train, tokenizer, 16, max_question_length=16, max_context_length=128)))
+    ...     splits.train, tokenizer, 16, max_question_length=16, max_context_length=24,
+    ...     doc_stride=8)))
+    >>> bool((context_ids[:, 0] == zoo.text.CLS_ID).numpy().all())  # the null slot
+    True
     >>> bool(((0 <= start) & (start <= end) & (end < context_ids.shape[1])).numpy().all())
     True
+    >>> bool(((start == 0) == (end == 0)).numpy().all())  # a span, or the null answer
+    True
     """
+    if max_context_length < 2:
+        raise UsageError(f"max_context_length must be >= 2 (the null slot and a token), "
+                         f"got {max_context_length}.")
+    window = max_context_length - 1
+    if not 1 <= doc_stride <= window:
+        raise UsageError(f"doc_stride={doc_stride} must be in [1, {window}] (the context "
+                         f"tokens of a window, max_context_length={max_context_length} "
+                         "less the null slot).")
 
     def tokenize(batch):
         answer_start = tf.cast(batch["answer_start"], tf.int32)
@@ -224,17 +251,24 @@ def span_qa_batches(records, tokenizer, batch_size, max_question_length, max_con
         start = tf.cast(tokenizer.tokenize(prefix).row_lengths(), tf.int32)
         answer = tf.cast(tokenizer.tokenize(batch["answer"]), tf.int32)
         end = start + tf.cast(answer.row_lengths(), tf.int32) - 1
-        start = tf.where(answer_start >= 0, start, -1)
-        question = tokenizer.tokenize(batch["question"])[:, :max_question_length]
-        context = tokenizer.tokenize(batch["context"])
-        return (tf.cast(question, tf.int32), tf.cast(context, tf.int32), answer, start, end)
+        question = tf.cast(tokenizer.tokenize(batch["question"])[:, :max_question_length],
+                           tf.int32)
+        context = tf.cast(tokenizer.tokenize(batch["context"]), tf.int32)
+        unanswerable = tf.equal(batch["answer"], "")
+        keep = unanswerable | ((answer_start >= 0) & _answer_matches(context, answer, start))
+        question, context = (tf.ragged.boolean_mask(x, keep) for x in (question, context))
+        start, end, unanswerable = (tf.boolean_mask(x, keep)
+                                    for x in (start, end, unanswerable))
 
-    def answer_is_span(question, context, answer, start, end):
-        inside = (start >= 0) & (end >= start) & (end < max_context_length)
-        end_in_context = tf.minimum(end + 1, tf.shape(context)[0])
-        window = context[tf.maximum(start, 0):end_in_context]
-        return inside & tf.reduce_all(tf.shape(window) == tf.shape(answer)) & (
-            tf.reduce_all(tf.equal(window, answer[:tf.shape(window)[0]])))
+        owner, offsets, window_ids = context_windows(context, window, doc_stride)
+        lengths = window_lengths(context.row_lengths(), owner, offsets, window)
+        start = tf.gather(start, owner) - offsets
+        end = tf.gather(end, owner) - offsets
+        inside = ~tf.gather(unanswerable, owner) & (start >= 0) & (end < lengths)
+        context_ids = tf.RaggedTensor.from_tensor(with_null_position(window_ids),
+                                                  lengths=lengths + 1)
+        return (tf.gather(question, owner), context_ids,
+                tf.where(inside, start + 1, 0), tf.where(inside, end + 1, 0))
 
     def to_example(question, context, start, end):
         return (question, context), (start, end)
@@ -242,13 +276,28 @@ def span_qa_batches(records, tokenizer, batch_size, max_question_length, max_con
     def length(features, positions):
         return tf.maximum(tf.shape(features[0])[0], tf.shape(features[1])[0])
 
-    tokenized = (_tokenize_batches(records, tokenize)
-                 .filter(answer_is_span)
-                 .map(lambda q, c, a, s, e: (q, c[:max_context_length], s, e)))
-    return _finish(tokenized, to_example, length, max(max_question_length, max_context_length),
-                   batch_size, shuffle, repeat, bucket, drop_remainder, seed,
+    return _finish(_tokenize_batches(records, tokenize), to_example, length,
+                   max(max_question_length, max_context_length), batch_size, shuffle,
+                   repeat, bucket, drop_remainder, seed,
                    (([max_question_length], [max_context_length]), ([], [])),
                    shuffle_buffer_size, average_length)
+
+
+def _answer_matches(context, answer, start):
+    """Whether each context's tokens from `start` on are the answer's, bool `(batch,)`.
+
+    False for an empty answer or one that runs past the context's end.
+    """
+    context_ids = tf.pad(context.to_tensor(), [[0, 0], [0, 1]])  # >= 1 column to gather
+    answer_ids = answer.to_tensor()
+    columns = tf.range(tf.shape(answer_ids)[1], dtype=tf.int32)[None, :]
+    positions = start[:, None] + columns
+    in_context = (positions >= 0) & (
+        positions < tf.cast(context.row_lengths(), tf.int32)[:, None])
+    found = tf.gather(context_ids, tf.where(in_context, positions, 0), batch_dims=1)
+    in_answer = columns < tf.cast(answer.row_lengths(), tf.int32)[:, None]
+    same = ~in_answer | (in_context & tf.equal(found, answer_ids))
+    return tf.reduce_all(same, axis=1) & (answer.row_lengths() > 0)
 
 
 def padding_fraction(dataset, num_batches=20):

@@ -82,10 +82,12 @@ import json
 import os
 import re
 
-from zoo.data.files import expand_paths, read_lines
+from zoo.data.files import expand_paths, json_objects, read_lines
 from zoo.errors import UsageError
 
 FORMATS = ("squad", "jsonl", "babi")
+# The keywords of `read_qa_files` that `zoo.data.load_splits` passes on.
+OPTION_NAMES = ("format", "encoding")
 EXTENSIONS = {".json": "squad", ".jsonl": "jsonl"}
 ANSWER_SEPARATOR = "\x1f"
 COLUMN_KEYS = ("id", "question", "context", "answer", "answer_start", "answers", "source")
@@ -525,19 +527,8 @@ _JSONL_FIX = "Fix answer_start (in characters from 0; -1 = not a span) or leave 
 def _jsonl_records(lines, path, where):
     stem = os.path.splitext(os.path.basename(path))[0]
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, example in json_objects(lines, where):
         at = f"{where}, line {number}"
-        try:
-            example = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UsageError(f"{at}: invalid JSON ({error.msg} at column {error.colno}); "
-                             "JSON Lines holds one object a line (a SQuAD file needs the "
-                             ".json extension or --format=squad).") from None
-        if not isinstance(example, dict):
-            raise UsageError(f"{at}: expected a JSON object, found "
-                             f"{type(example).__name__}; JSON Lines holds one object a line.")
         missing = [key for key in ("question", "context") if not isinstance(
             example.get(key), str)]
         if "answer" not in example and "answers" not in example:

@@ -5,7 +5,7 @@ import random
 
 import tensorflow as tf
 
-from zoo.data import classification_files, demo, files, pair_files
+from zoo.data import classification_files, demo, files, pair_files, qa_files
 from zoo.data.tfds_source import load_tfds_splits
 from zoo.errors import UsageError
 
@@ -19,15 +19,23 @@ RECORD_SPECS = {
     "nmt": {"source": tf.string, "target": tf.string},
     "summarization": {"source": tf.string, "target": tf.string},
     "classification": {"text": tf.string, "label": tf.int64},
-    "qa": {"question": tf.string, "context": tf.string, "answer": tf.string,
-           "answer_start": tf.int64},
+    # `answers`: every gold answer joined by `qa_files.ANSWER_SEPARATOR` ("" = none);
+    # `source`: the file a question came from, for per-file reports.
+    "qa": {"id": tf.string, "question": tf.string, "context": tf.string,
+           "answer": tf.string, "answer_start": tf.int64, "answers": tf.string,
+           "source": tf.string},
 }
 
 
 def records_to_dataset(records, task):
     """A `tf.data.Dataset` of scalar-tensor dicts from a list of record dicts."""
-    columns = {key: tf.constant([record[key] for record in records], dtype=dtype)
-               for key, dtype in RECORD_SPECS[task].items()}
+    if task == "qa":
+        records = qa_files.qa_records_to_columns(records, RECORD_SPECS[task])
+        columns = {key: tf.constant(values, dtype=RECORD_SPECS[task][key])
+                   for key, values in records.items()}
+    else:
+        columns = {key: tf.constant([record[key] for record in records], dtype=dtype)
+                   for key, dtype in RECORD_SPECS[task].items()}
     return tf.data.Dataset.from_tensor_slices(columns)
 
 
@@ -99,7 +107,7 @@ PARALLEL_FLAGS = {split: (f"--{which}_src", f"--{which}_tgt")
 FILE_FLAGS = {"train": "--train_file", "validation": "--eval_file", "test": "--test_file"}
 # The keywords load_splits passes on to the file readers.
 READER_OPTIONS = tuple(dict.fromkeys(classification_files.OPTION_NAMES +
-                                     pair_files.OPTION_NAMES))
+                                     pair_files.OPTION_NAMES + qa_files.OPTION_NAMES))
 
 
 def _check_file_flags(task, files_by_split):
@@ -108,7 +116,7 @@ def _check_file_flags(task, files_by_split):
                 for flag, value in zip(PARALLEL_FLAGS[split], (src, tgt))}
     if task not in ("nmt", "summarization") and any(parallel.values()):
         given = ", ".join(flag for flag, value in parallel.items() if value)
-        expected = ("a JSON Lines --train_file" if task == "qa" else
+        expected = ("a --train_file (SQuAD JSON, JSON Lines or bAbI text)" if task == "qa" else
                     "a --train_file (CSV, TSV, JSON Lines or one example a line)")
         raise UsageError(f"{given}: parallel text files are for nmt and summarization; "
                          f"for {task}, pass {expected} (and optionally --eval_file and "
@@ -173,9 +181,9 @@ def _read_split(task, split, file, src, tgt, options, labels=None):
         records = classification_files.read_classification_files(
             paths, flag, labels, **_options_of(classification_files, options))
     elif task == "qa":
-        records = []
-        for path in paths:
-            records += files.read_jsonl(path, flag, encoding)
+        # Training ids are never looked up; evaluation ids key the predictions.
+        records = qa_files.read_qa_files(paths, flag, unique_ids=split != "train",
+                                         **_options_of(qa_files, options))
     else:
         records = pair_files.read_pair_files(paths, flag, **_options_of(pair_files, options))
     return records, f"{flag} ({_listing(paths)})"
@@ -216,9 +224,11 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
     """Record datasets (train, validation, test) for a task, from the demo, TFDS or files.
 
     Records are dicts of scalar tensors: nmt and summarization `{"source", "target"}`
-    strings; classification `{"text": string, "label": int64}`; qa `{"question",
-    "context", "answer": string, "answer_start": int64}` (character offset, -1 when the
-    answer is not a span of the context). Every user mistake raises `zoo.errors.UsageError`.
+    strings; classification `{"text": string, "label": int64}`; qa `{"id", "question",
+    "context", "answer", "answers", "source": string, "answer_start": int64}` (`answer`
+    the first gold answer, `answers` all of them joined by `qa_files.ANSWER_SEPARATOR`,
+    `answer_start` its character offset, -1 when it is not a span of the context;
+    `source` the file, for per-file scores). Every user mistake raises `zoo.errors.UsageError`.
 
     Every file argument takes one file, several comma-separated, and/or glob patterns
     (`zoo.data.files.expand_paths`); the files' records are concatenated in that order.
@@ -233,7 +243,8 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
             (nmt and summarization).
         train_file, eval_file: nmt and summarization: JSON Lines, CSV, TSV, or (any other
             extension) `source<TAB>target` lines, read by `zoo.data.pair_files` with
-            `reader_options`; qa: JSON Lines; classification: CSV, TSV, JSON Lines, one
+            `reader_options`; qa: SQuAD JSON, JSON Lines or bAbI text, read by
+            `zoo.data.qa_files` (`format`, `encoding`); classification: CSV, TSV, JSON Lines, one
             example a line or fastText, read by `zoo.data.classification_files` with
             `reader_options`. Without evaluation files, a deterministic 5% of train is held
             out for validation (`info` says so).

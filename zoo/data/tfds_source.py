@@ -21,6 +21,7 @@ Features are mapped to the record layout of `zoo.data` by task:
 
 import tensorflow as tf
 
+from zoo.data.qa_files import ANSWER_SEPARATOR
 from zoo.errors import UsageError
 
 SUMMARIZATION_FEATURES = {
@@ -172,8 +173,12 @@ def _record_fn(builder, name, task):
             start = tf.cond(has_answer,
                             lambda: tf.cast(answers["answer_start"][0], tf.int64),
                             lambda: tf.constant(-1, tf.int64))
-            return {"question": ex["question"], "context": ex["context"], "answer": answer,
-                    "answer_start": start}
+            question_id = ex["id"] if "id" in ex else tf.strings.as_string(
+                tf.strings.to_hash_bucket_fast(ex["question"] + ex["context"], 2**62))
+            return {"id": question_id, "question": ex["question"], "context": ex["context"],
+                    "answer": answer, "answer_start": start, "source": f"tfds:{name}",
+                    "answers": tf.strings.reduce_join(answers["text"],
+                                                      separator=ANSWER_SEPARATOR)}
 
         return to_record, {}
     raise ValueError(f"unknown task {task!r}")

@@ -22,11 +22,21 @@ from zoo.export.layout import (
     write_warmup_requests,
 )
 from zoo.export.span_qa import SpanQAServer, export_span_qa
-from zoo.export.seq2seq import Seq2SeqServer, export_seq2seq, reference_translate
+from zoo.export.seq2seq import (
+    GenerativeQAServer,
+    Seq2SeqServer,
+    export_generative_qa,
+    export_seq2seq,
+    reference_answer,
+    reference_translate,
+)
 
 __all__ = [
     "ClassifierServer",
+    "GenerativeQAServer",
     "export_classifier",
+    "export_generative_qa",
+    "reference_answer",
     "reference_classify",
     "Seq2SeqServer",
     "SpanQAServer",

@@ -18,16 +18,31 @@ answered with `""` and score 0, so the batch never fails as a whole. The decodin
 controls `min_length` and `no_repeat_ngram_size` (see `zoo.decoding`) are compiled into
 the graph: they are fixed at export time, like `beam_size`.
 
+Generative question answering (`export_generative_qa`, `GenerativeQAServer`): the
+signature of the span QA export (`zoo.export.span_qa`), so TF Serving clients of both
+kinds are the same: `serving_default` takes two named 1-D `tf.string` inputs, `question`
+and `context` (REST: `{"instances": [{"question": "...", "context": "..."}]}`), and
+returns `outputs` (the written answers) and `scores` as above. In the graph: sanitize
+both → `GraphWordPieceTokenizer` → `zoo.data.qa_source_ids` (the question's first
+`max_question_length` tokens, `[SEP]`, the context's last tokens, `max_source_length` in
+all: the source the model was trained on) → pad → beam search → detokenize. An example
+whose question and context both hold no tokens answers `""` with score 0.
+
 Example:
 
 >>> import tensorflow as tf
->>> from zoo.export import export_seq2seq
+>>> from zoo.export import export_generative_qa, export_seq2seq
 >>> path = export_seq2seq(model, source_tokenizer, target_tokenizer,
 ...                       "/tmp/export", "nmt", beam_size=4)  # doctest: +SKIP
 >>> path = export_seq2seq(model, source_tokenizer, target_tokenizer, "/tmp/export", "nmt",
 ...                       min_length=2, no_repeat_ngram_size=3)  # doctest: +SKIP
 >>> translate = tf.saved_model.load(path).signatures["serving_default"]  # doctest: +SKIP
 >>> translate(inputs=tf.constant(["ein Haus"]))["outputs"]  # doctest: +SKIP
+>>> path = export_generative_qa(model, tokenizer, "/tmp/export", "qa",
+...                             max_question_length=32)  # doctest: +SKIP
+>>> answer = tf.saved_model.load(path).signatures["serving_default"]  # doctest: +SKIP
+>>> answer(question=tf.constant(["Is Mary in the kitchen?"]),
+...        context=tf.constant(["Mary went to the kitchen."]))["outputs"]  # doctest: +SKIP
 """
 
 import keras
@@ -35,7 +50,9 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import decoding
+from zoo.data.qa_source import check_source_lengths, qa_source_ids
 from zoo.errors import UsageError
+from zoo.export import span_qa
 from zoo.export.archive import pad_token_ids, to_ragged, write_archive
 from zoo.text.graph_wordpiece import GraphWordPieceTokenizer, sanitize_text
 from zoo.text.special_tokens import EOS_ID
@@ -127,15 +144,19 @@ class Seq2SeqServer:
             return_alignment=return_alignment, min_length=self.min_length,
             no_repeat_ngram_size=self.no_repeat_ngram_size)
 
-    def translate(self, inputs):
-        """`{"outputs": (batch,) string, "scores": (batch,) float32}` for raw strings."""
-        ids, empty = self.source_ids(inputs)
+    def decode(self, ids, empty):
+        """Beam search and detokenize: `{"outputs": (batch,) string, "scores": (batch,)
+        float32}` of padded source ids; rows where `empty` is True answer `""` and 0."""
         target_ids, scores = self._beam_search(ids, 1)
         outputs = self._detokenize(target_ids)
         return {
             "outputs": tf.where(empty, "", outputs),
             "scores": tf.where(empty, 0.0, tf.cast(scores, tf.float32)),
         }
+
+    def translate(self, inputs):
+        """`{"outputs": (batch,) string, "scores": (batch,) float32}` for raw strings."""
+        return self.decode(*self.source_ids(inputs))
 
     def nbest(self, inputs):
         """The n-best translations, their scores and alignments; see the module doc."""
@@ -178,17 +199,28 @@ def reference_translate(model, source_tokenizer, target_tokenizer, texts, beam_s
         model, max_source_length, max_target_length)
     min_length, no_repeat_ngram_size = _check_controls(
         min_length, no_repeat_ngram_size, max_target_length)
-    clean = sanitize_text(tf.constant(texts, tf.string))
-    ragged = to_ragged(source_tokenizer.tokenize(clean))
-    ids, empty = pad_token_ids(ragged, max_source_length, EOS_ID)
+    ids, empty = pad_token_ids(_reference_tokenize(source_tokenizer, texts),
+                               max_source_length, EOS_ID)
+    return _reference_decode(model, target_tokenizer, ids, empty, max_target_length,
+                             beam_size, length_penalty, min_length, no_repeat_ngram_size)
+
+
+def _reference_tokenize(tokenizer, texts):
+    return to_ragged(tokenizer.tokenize(sanitize_text(tf.constant(texts, tf.string))))
+
+
+def _reference_decode(model, target_tokenizer, ids, empty, max_target_length, beam_size,
+                      length_penalty, min_length, no_repeat_ngram_size):
+    """Eager beam search and detokenize: `(strings, float32 scores)`, `""` and 0 where
+    `empty`."""
     target_ids, scores = decoding.beam_search(
         model, ids, max_target_length, beam_size=beam_size, length_penalty=length_penalty,
         min_length=min_length, no_repeat_ngram_size=no_repeat_ngram_size)
     outputs = target_tokenizer.detokenize(keras.ops.convert_to_numpy(target_ids)).numpy()
-    empty = empty.numpy()
-    translations = ["" if e else o.decode("utf-8") for o, e in zip(outputs, empty)]
+    empty = np.asarray(empty)
+    strings = ["" if e else o.decode("utf-8") for o, e in zip(outputs, empty)]
     scores = np.where(empty, 0.0, keras.ops.convert_to_numpy(scores)).astype("float32")
-    return translations, scores
+    return strings, scores
 
 
 def export_seq2seq(model, source_tokenizer, target_tokenizer, export_dir, model_name,
@@ -226,3 +258,123 @@ def export_seq2seq(model, source_tokenizer, target_tokenizer, export_dir, model_
         signatures={"serving_default": (server.translate, INPUT_SIGNATURE),
                     "nbest": (server.nbest, INPUT_SIGNATURE)},
         warmup={"inputs": np.array(WARMUP_INPUTS, dtype=object)})
+
+
+def _question_length(max_question_length, max_source_length):
+    """The default (half the source) and checked `max_question_length`."""
+    max_question_length = int(max_question_length or max(1, max_source_length // 2))
+    check_source_lengths(max_question_length, max_source_length)
+    return max_question_length
+
+
+class GenerativeQAServer(Seq2SeqServer):
+    """The serving function of a seq2seq model answering questions about a context.
+
+    The model reads `zoo.data.qa_source_ids(question, context)` and writes the answer;
+    beam search and detokenizing are those of `Seq2SeqServer.translate`.
+
+    Args:
+        model: a `zoo.models` seq2seq model (built), trained on
+            `zoo.data.generative_qa_batches`.
+        tokenizer: the training-time `zoo.text.SubwordTokenizer` (question, context and
+            answer share it).
+        beam_size: beams of the beam search.
+        length_penalty: the GNMT α of the beam search.
+        max_question_length: a question keeps its first this many tokens (default: half
+            of `max_source_length`); less than `max_source_length`.
+        max_source_length: the longest source, question, `[SEP]` and the context's end
+            (default: the model's `max_length`).
+        max_target_length: answer tokens generated at most (default: the model's
+            `max_length`).
+        min_length: EOS cannot be generated before this many answer tokens have been
+            (0: off).
+        no_repeat_ngram_size: no n-gram of this many tokens appears twice in one answer
+            (0: off).
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from zoo.export import GenerativeQAServer
+    >>> server = GenerativeQAServer(model, tokenizer, max_question_length=32)  # doctest: +SKIP
+    >>> server.answer(tf.constant(["Where is Mary?"]),
+    ...               tf.constant(["Mary went to the kitchen."]))  # doctest: +SKIP
+    """
+
+    def __init__(self, model, tokenizer, beam_size=4, length_penalty=0.6,
+                 max_question_length=None, max_source_length=None, max_target_length=None,
+                 min_length=0, no_repeat_ngram_size=0):
+        super().__init__(model, tokenizer, tokenizer, beam_size, length_penalty,
+                         max_source_length, max_target_length, min_length=min_length,
+                         no_repeat_ngram_size=no_repeat_ngram_size)
+        self.max_question_length = _question_length(max_question_length,
+                                                    self.max_source_length)
+
+    def qa_source_ids(self, question, context):
+        """`(ids (batch, T) int32, empty (batch,) bool)` of raw questions and contexts;
+        `empty` is True where both hold no tokens."""
+        question_ids = self.source_tokenizer.tokenize(sanitize_text(question))
+        context_ids = self.source_tokenizer.tokenize(sanitize_text(context))
+        empty = (question_ids.row_lengths() == 0) & (context_ids.row_lengths() == 0)
+        source = qa_source_ids(question_ids, context_ids, self.max_question_length,
+                               self.max_source_length)
+        return source.to_tensor(default_value=0), empty
+
+    def answer(self, question, context):
+        """`{"outputs": (batch,) answers, "scores": (batch,) float32}`."""
+        return self.decode(*self.qa_source_ids(question, context))
+
+
+def reference_answer(model, tokenizer, questions, contexts, beam_size=4,
+                     length_penalty=0.6, max_question_length=None, max_source_length=None,
+                     max_target_length=None, min_length=0, no_repeat_ngram_size=0):
+    """Answers in Python (eager), with the training-time keras-hub tokenizer.
+
+    The path an `export_generative_qa` export must match string for string, as
+    `reference_translate` is for `export_seq2seq`. The arguments are those of
+    `export_generative_qa`; `questions` and `contexts` are lists of strings (or bytes).
+
+    Returns:
+        `(answers, scores)`: a list of `str` and a float32 numpy array.
+    """
+    max_source_length, max_target_length = _check_lengths(
+        model, max_source_length, max_target_length)
+    max_question_length = _question_length(max_question_length, max_source_length)
+    min_length, no_repeat_ngram_size = _check_controls(
+        min_length, no_repeat_ngram_size, max_target_length)
+    question_ids = _reference_tokenize(tokenizer, questions)
+    context_ids = _reference_tokenize(tokenizer, contexts)
+    empty = (question_ids.row_lengths() == 0) & (context_ids.row_lengths() == 0)
+    ids = qa_source_ids(question_ids, context_ids, max_question_length,
+                        max_source_length).to_tensor(default_value=0)
+    return _reference_decode(model, tokenizer, ids, empty.numpy(), max_target_length,
+                             beam_size, length_penalty, min_length, no_repeat_ngram_size)
+
+
+def export_generative_qa(model, tokenizer, export_dir, model_name, beam_size=4,
+                         length_penalty=0.6, max_question_length=None,
+                         max_source_length=None, max_target_length=None, min_length=0,
+                         no_repeat_ngram_size=0):
+    """Writes a new TF Serving version of a generative QA model; see the module docstring.
+
+    Args:
+        model: a built `zoo.models` seq2seq model, trained on
+            `zoo.data.generative_qa_batches`.
+        tokenizer: its `zoo.text.SubwordTokenizer` (questions, contexts and answers).
+        export_dir: the version goes to `<export_dir>/<model_name>/<N>`, N one more than
+            the largest existing version.
+        model_name: the name TF Serving serves it under.
+        beam_size, length_penalty, max_question_length, max_source_length,
+            max_target_length, min_length, no_repeat_ngram_size: as in
+            `GenerativeQAServer`; use the lengths the model was trained with.
+
+    Returns:
+        The new version directory, a string.
+    """
+    server = GenerativeQAServer(model, tokenizer, beam_size, length_penalty,
+                                max_question_length, max_source_length, max_target_length,
+                                min_length, no_repeat_ngram_size)
+    return write_archive(
+        server, model_name, export_dir,
+        signatures={"serving_default": (server.answer, span_qa.INPUT_SIGNATURE)},
+        warmup={name: np.array(values, dtype=object)
+                for name, values in span_qa.WARMUP_INPUTS.items()})

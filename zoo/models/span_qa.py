@@ -32,13 +32,20 @@ def _masked_logits(logits, mask):
     return ops.where(mask, ops.cast(logits, "float32"), _LARGE_NEGATIVE)
 
 
-def best_span(start_logits, end_logits, max_answer_length):
-    """The highest-scoring span with `start <= end < start + max_answer_length`.
+def best_span(start_logits, end_logits, max_answer_length, first_position=0):
+    """The best span `first_position <= start <= end < start + max_answer_length`.
+
+    A span's score is `start_logits[start] + end_logits[end]`. Readers that keep a "no
+    answer" slot at position 0 (the `[CLS]` convention of `zoo.data.qa_windows`) pass
+    `first_position=1`, so that the slot is never part of a span; they compare its score
+    with the best span's themselves. When no position is allowed (a context shorter than
+    `first_position + 1`), the result is `(0, 0)`.
 
     Args:
         start_logits: `(batch, Tc)` float.
         end_logits: `(batch, Tc)` float.
         max_answer_length: int, longest answer in tokens.
+        first_position: int, the first position a span may start at.
 
     Returns:
         `(start, end)`, each int32 `(batch,)`, token positions in the context.
@@ -50,18 +57,27 @@ def best_span(start_logits, end_logits, max_answer_length):
     >>> start, end = best_span(np.array([[0.0, 5.0, 1.0]]), np.array([[1.0, 0.0, 4.0]]), 2)
     >>> int(start[0]), int(end[0])
     (1, 2)
+    >>> start, end = best_span(np.array([[9.0, 1.0, 2.0]]), np.array([[9.0, 3.0, 0.0]]), 2,
+    ...                        first_position=1)  # position 0 is the null slot
+    >>> int(start[0]), int(end[0])
+    (1, 1)
     """
+    max_answer_length = int(max_answer_length)
     start_logits = ops.cast(start_logits, "float32")
     end_logits = ops.cast(end_logits, "float32")
     length = ops.shape(start_logits)[1]
     positions = ops.arange(length, dtype="int32")
-    width = positions[None, :] - positions[:, None]  # end - start
-    allowed = ops.logical_and(width >= 0, width < max_answer_length)
-    pair_scores = start_logits[:, :, None] + end_logits[:, None, :]
+    widths = ops.arange(max_answer_length, dtype="int32")
+    # Scores of (start, width) pairs: O(Tc * max_answer_length), not O(Tc^2), memory.
+    ends = positions[:, None] + widths[None, :]
+    allowed = ops.logical_and(ends < length, positions[:, None] >= first_position)
+    end_scores = ops.take(end_logits, ops.minimum(ends, length - 1), axis=1)
+    pair_scores = start_logits[:, :, None] + end_scores
     pair_scores = ops.where(allowed[None], pair_scores, -float("inf"))
     best = ops.cast(ops.argmax(ops.reshape(pair_scores, (ops.shape(pair_scores)[0], -1)),
                                axis=-1), "int32")
-    return best // length, best % length
+    start = best // max_answer_length
+    return start, start + best % max_answer_length
 
 
 @keras.saving.register_keras_serializable(package="zoo")

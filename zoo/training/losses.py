@@ -53,11 +53,14 @@ class MaskedSparseCrossentropy(keras.losses.Loss):
         labels = ops.cast(y_true, "int32")
         logits = ops.cast(y_pred, "float32")
         vocab_size = logits.shape[-1]
+        if vocab_size is None:  # span QA: one class a context position, known at run time
+            vocab_size = tf.shape(logits)[-1]
         epsilon = self.label_smoothing
+        share = epsilon / tf.cast(vocab_size, "float32")
         # TensorFlow's fused kernel computes the loss and its gradient in one pass: 1.2-1.6x
         # cheaper than log-softmax and gather ops, with or without XLA (bench/README.md).
-        target = tf.one_hot(labels, vocab_size, on_value=1.0 - epsilon + epsilon / vocab_size,
-                            off_value=epsilon / vocab_size)
+        target = tf.one_hot(labels, vocab_size, on_value=1.0 - epsilon + share,
+                            off_value=share)
         token_loss = tf.nn.softmax_cross_entropy_with_logits(target, logits)
         return token_loss * self._real(labels)
 
