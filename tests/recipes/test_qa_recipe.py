@@ -21,6 +21,7 @@ def demo_run(tmp_path_factory):
     return model_dir, result
 
 
+@pytest.mark.slow
 def test_demo_run_scores_exports_and_draws(demo_run):
     model_dir, result = demo_run
     scores = json.loads((model_dir / "metrics.test.json").read_text())
@@ -37,6 +38,7 @@ def test_demo_run_scores_exports_and_draws(demo_run):
         assert noise not in result.stderr
 
 
+@pytest.mark.slow
 def test_predict_reads_json_lines_and_answers_as_the_export(demo_run):
     import tensorflow as tf
 
@@ -93,6 +95,7 @@ def babi_tasks(folder, count=40):
         write_babi(folder / f"qa6_yes-no_{split}.txt", yes_no[part])
 
 
+@pytest.mark.slow
 def test_generative_model_on_babi_files_reports_per_file(tmp_path):
     babi_tasks(tmp_path)
     model_dir = tmp_path / "run"
@@ -136,6 +139,7 @@ def squad_v2(path, count=30):
     return path
 
 
+@pytest.mark.slow
 def test_squad_v2_trains_with_unanswerable_questions(tmp_path):
     data = squad_v2(tmp_path / "train-v2.0.json")
     model_dir = tmp_path / "run"
