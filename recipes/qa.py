@@ -11,7 +11,7 @@ Two kinds of model, picked by `--model`'s family:
   answer, for answers that are not spans (yes/no, counts, lists). A context longer than
   `--max_context_length` tokens keeps its end: stories hold their latest facts there.
 
-With no flags it trains the extractive Transformer on the built-in offline demo corpus
+With no flags it trains the extractive BiDAF on the built-in offline demo corpus
 (bAbI-like stories and "Where is X?" questions), evaluates, exports a SavedModel that TF
 Serving answers from `question` and `context` strings, prints a few answers and saves
 pictures of the start and end probabilities over the context:
@@ -30,6 +30,7 @@ Then `--mode=evaluate` (writes `predictions.json`, SQuAD's `{id: answer}`),
 
 import json
 import os
+import re
 
 from absl import flags
 
@@ -49,11 +50,11 @@ class QuestionAnswering(driver.Task):
     run_flags = ("max_question_length", "max_context_length")
     example_unit = "questions"
     defaults = dict(
-        model="transformer_span_qa",
-        epochs=4,
+        model="bidaf_span_qa",
+        epochs=10,
         batch_size=32,
         vocab_size=1000,
-        learning_rate=1e-3,
+        learning_rate=2e-3,
         warmup_steps=100,
         label_smoothing=0.0,
         eval_examples=500,
@@ -88,12 +89,6 @@ class QuestionAnswering(driver.Task):
                      "beam_size"):
             if FLAGS[name].value < 1:
                 raise UsageError(f"--{name}={FLAGS[name].value}: give a positive number.")
-        window = FLAGS.max_context_length - 1  # the first position is the null answer's
-        if not 1 <= FLAGS.doc_stride <= max(window, 1):
-            raise UsageError(
-                f"--doc_stride={FLAGS.doc_stride} must be in [1, {window}] (the context "
-                f"tokens of a window, --max_context_length={FLAGS.max_context_length} less "
-                "the null position) so that windows overlap or touch.")
 
     def reader_options(self):
         return dict(format=None if FLAGS.format == "auto" else FLAGS.format,
@@ -221,6 +216,17 @@ class QuestionAnswering(driver.Task):
 class Extractive:
     """The span models: start and end over the context's windows; position 0 is null."""
 
+    def doc_stride(self, run):
+        """`--doc_stride`, checked against the run's windows (generative runs ignore it)."""
+        length = run.config["max_context_length"]
+        window = length - 1  # the first position is the null answer's
+        if not 1 <= FLAGS.doc_stride <= max(window, 1):
+            raise UsageError(
+                f"--doc_stride={FLAGS.doc_stride} must be in [1, {window}] (the context "
+                f"tokens of a window, --max_context_length={length} less the null "
+                "position) so that windows overlap or touch.")
+        return FLAGS.doc_stride
+
     def model_kwargs(self, run):
         config = run.config
         return dict(vocab_size=run.assets.vocabulary_size,
@@ -234,7 +240,7 @@ class Extractive:
             records, run.assets, batch_size=FLAGS.batch_size,
             max_question_length=run.config["max_question_length"],
             max_context_length=run.config["max_context_length"],
-            doc_stride=FLAGS.doc_stride, shuffle=training, repeat=training,
+            doc_stride=self.doc_stride(run), shuffle=training, repeat=training,
             drop_remainder=driver.is_tpu(run.strategy), seed=FLAGS.seed)
 
     def loss(self):
@@ -253,7 +259,7 @@ class Extractive:
         return SpanQAServer(
             model, run.assets, max_question_length=run.config["max_question_length"],
             max_context_length=run.config["max_context_length"],
-            max_answer_length=FLAGS.max_answer_length, doc_stride=FLAGS.doc_stride,
+            max_answer_length=FLAGS.max_answer_length, doc_stride=self.doc_stride(run),
             null_threshold=FLAGS.null_threshold if run.config["unanswerable"] else None)
 
     def answerer(self, run, model, quick=False):
@@ -267,7 +273,7 @@ class Extractive:
             model, run.assets, export_dir, name,
             max_question_length=run.config["max_question_length"],
             max_context_length=run.config["max_context_length"],
-            max_answer_length=FLAGS.max_answer_length, doc_stride=FLAGS.doc_stride,
+            max_answer_length=FLAGS.max_answer_length, doc_stride=self.doc_stride(run),
             null_threshold=FLAGS.null_threshold if run.config["unanswerable"] else None)
 
     def picture(self, run, model, example, title, path):
@@ -429,10 +435,16 @@ def squad_scores(examples, answers):
 
 
 def per_file_table(per_file):
-    """A text table of each file's questions, exact match, F1 and error (100 - EM)."""
+    """A text table of each file's questions, exact match, F1 and error (100 - EM).
+
+    Files are in natural order (`qa2_...` before `qa10_...`).
+    """
+    def natural(name):
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
     width = max(len(name) for name in per_file)
     lines = [f"{'file':<{width}}  questions  exact match     F1  error %"]
-    for name, scores in per_file.items():
+    for name, scores in sorted(per_file.items(), key=lambda item: natural(item[0])):
         lines.append(f"{name:<{width}}  {scores['total']:>9}  {scores['exact_match']:>11.1f}"
                      f"  {scores['f1']:>5.1f}  {100 - scores['exact_match']:>7.1f}")
     return "\n".join(lines)

@@ -1,0 +1,104 @@
+"""bAbI 1k, tasks 1-10 (../shared/data/babi/en): the QA recipe's preset, per-task test error.
+
+Runs `python -m recipes.qa --flagfile=recipes/configs/qa_babi.flags` on a set of tasks'
+files (10% of train held out for validation, as the recipe does with no --eval_file) and
+prints each task's test error (100 - exact match) beside MemN2N's and the LSTM baseline's
+(Weston et al. 2015; Sukhbaatar et al. 2015, 1k questions a task):
+
+- `preset`: one model trained on all ten tasks together (the issue's goal: mean error
+  <= 10% in at most 30 minutes of training on 2 cores).
+- `span`: extractive against generative on tasks 1-5 (where every answer is a word of the
+  story): the preset, and the preset with `--model=bidaf_span_qa` (or `--span_model`),
+  both trained on tasks 1-5 only.
+- `late`: the generative preset on tasks 6-10 alone (yes/no, counts, lists).
+
+    python bench/babi.py [--parts preset,span,late] [--seed 0] [--work_dir /tmp/bench_babi]
+"""
+
+import argparse
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FLAGFILE = ROOT / "recipes" / "configs" / "qa_babi.flags"
+DATA = ROOT.parent / "shared" / "data" / "babi" / "en"
+# Test error % a task, tasks 1-10, 1k training questions each.
+MEMN2N = [0.1, 8.2, 41.8, 4.4, 13.7, 7.9, 20.3, 11.7, 13.6, 9.7]
+LSTM = [50, 80, 80, 39, 30, 52, 51, 55, 36, 56]
+
+
+def task_number(file_name):
+    return int(re.match(r"qa(\d+)_", file_name).group(1))
+
+
+def run_recipe(name, tasks, work_dir, seed, extra=()):
+    """Trains and scores the preset on `tasks`; returns ({task: error %}, training min)."""
+    files = {split: ",".join(str(path) for task in tasks
+                             for path in DATA.glob(f"qa{task}_*_{split}.txt"))
+             for split in ("train", "test")}
+    model_dir = work_dir / name
+    command = [sys.executable, "-m", "recipes.qa", f"--flagfile={FLAGFILE}",
+               f"--train_file={files['train']}", f"--test_file={files['test']}",
+               f"--model_dir={model_dir}", f"--seed={seed}", "--mode=all", *extra]
+    print(f"{name}: {' '.join(command[1:])}", flush=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if result.returncode:
+        sys.exit(result.stderr[-3000:])
+    scores = json.loads((model_dir / "metrics.test.json").read_text())
+    errors = {task_number(name): 100 - value["exact_match"] for name, value in
+              scores["per_file"].items()}
+    minutes = float(re.search(r"training time\s+([\d.]+) min", result.stdout).group(1))
+    return errors, minutes
+
+
+def print_table(title, columns, minutes):
+    """One row a task: each column's test error %, then MemN2N's and the LSTM's."""
+    tasks = sorted(next(iter(columns.values())))
+    names = list(columns) + ["MemN2N", "LSTM"]
+    reference = {"MemN2N": dict(enumerate(MEMN2N, 1)), "LSTM": dict(enumerate(LSTM, 1))}
+    columns = {**columns, **reference}
+    print(f"\n{title}\n| task | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    for task in tasks:
+        print(f"| {task} | " + " | ".join(f"{columns[name][task]:.1f}" for name in names)
+              + " |")
+    means = [sum(columns[name][task] for task in tasks) / len(tasks) for name in names]
+    print("| mean | " + " | ".join(f"**{mean:.1f}**" for mean in means) + " |")
+    print("training: " + ", ".join(f"{name} {value:.1f} min" for name, value in
+                                   minutes.items()), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--parts", default="preset,span,late")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--span_model", default="bidaf_span_qa")
+    parser.add_argument("--work_dir", default="/tmp/bench_babi")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"{DATA} is absent: this benchmark needs the bAbI corpus.")
+    work_dir = pathlib.Path(args.work_dir)
+    parts = args.parts.split(",")
+    if "preset" in parts:
+        errors, minutes = run_recipe("tasks1-10", range(1, 11), work_dir, args.seed)
+        print_table("One generative model on tasks 1-10 (test error %)",
+                    {"preset": errors}, {"preset": minutes})
+    if "span" in parts:
+        generative, generative_minutes = run_recipe("tasks1-5", range(1, 6), work_dir,
+                                                    args.seed)
+        span, span_minutes = run_recipe(f"tasks1-5_{args.span_model}", range(1, 6),
+                                        work_dir, args.seed, [f"--model={args.span_model}", "--hparams="])
+        print_table("Tasks 1-5: generative against extractive (test error %)",
+                    {"generative": generative, args.span_model: span},
+                    {"generative": generative_minutes, args.span_model: span_minutes})
+    if "late" in parts:
+        errors, minutes = run_recipe("tasks6-10", range(6, 11), work_dir, args.seed)
+        print_table("Tasks 6-10 alone, generative (test error %)", {"preset": errors},
+                    {"preset": minutes})
+
+
+if __name__ == "__main__":
+    main()
