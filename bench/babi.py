@@ -43,7 +43,8 @@ def run_recipe(name, tasks, work_dir, seed, extra=()):
     command = [sys.executable, "-m", "recipes.qa", f"--flagfile={FLAGFILE}",
                f"--train_file={files['train']}", f"--test_file={files['test']}",
                f"--model_dir={model_dir}", f"--seed={seed}", "--mode=all", *extra]
-    print(f"{name}: {' '.join(command[1:])}", flush=True)
+    print(f"{name}: python -m recipes.qa --flagfile={FLAGFILE.relative_to(ROOT)} on tasks "
+          f"{tasks[0]}-{tasks[-1]} {' '.join(extra)}", flush=True)
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if result.returncode:
         sys.exit(result.stderr[-3000:])

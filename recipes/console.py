@@ -22,13 +22,16 @@ def print_rows(rows):
             print(f"  {'':<{width}}  {line}")
 
 
-def serving_hint(export_path, model_name):
-    """How to serve an export with the official TF Serving container, as console text."""
+def serving_hint(export_path, model_name, instance='"..."'):
+    """How to serve an export with the official TF Serving container, as console text.
+
+    `instance` is one REST instance as JSON: a string, or an object for multi-input exports.
+    """
     base = pathlib.Path(export_path).resolve().parent
     return textwrap.dedent(f"""\
         docker run -p 8501:8501 -v {base}:/models/{model_name} \\
             -e MODEL_NAME={model_name} tensorflow/serving
-        curl -d '{{"instances": ["..."]}}' \\
+        curl -d '{{"instances": [{instance}]}}' \\
             localhost:8501/v1/models/{model_name}:predict""")
 
 

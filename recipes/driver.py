@@ -109,6 +109,8 @@ class Task:
         defaults: flag defaults of the recipe.
         example_unit: what one training example is, for the console ("sentence pairs").
         skip_blank_inputs: `--mode=predict` skips blank input lines (else each is an input).
+        serving_instance: one REST instance of the export, as JSON, for the summary's
+            `curl` line.
     """
 
     name = None
@@ -121,6 +123,7 @@ class Task:
     defaults = {}
     example_unit = "examples"
     skip_blank_inputs = True
+    serving_instance = '"..."'
 
     def define_flags(self):
         """Defines the recipe's own flags (called once, before parsing)."""
@@ -556,7 +559,8 @@ def run_task(task):
         print(console.rule("Export"))
         path = task.export(run, model, str(export_dir(run)))
         print(f"  SavedModel written to {path}")
-        rows += [("SavedModel", path), ("serve with", console.serving_hint(path, task.name))]
+        rows += [("SavedModel", path), ("serve with", console.serving_hint(path, task.name,
+                                                                   task.serving_instance))]
     if FLAGS.mode == "all":
         print(console.rule("Examples"))
         writer = _summary_writer(run)

@@ -49,6 +49,7 @@ class QuestionAnswering(driver.Task):
     metric_label = "F1"
     run_flags = ("max_question_length", "max_context_length")
     example_unit = "questions"
+    serving_instance = '{"question": "...", "context": "..."}'
     defaults = dict(
         model="bidaf_span_qa",
         epochs=10,

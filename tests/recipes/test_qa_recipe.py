@@ -34,6 +34,8 @@ def test_demo_run_scores_exports_and_draws(demo_run):
     assert list((model_dir / "logs" / "examples").glob("events.out.tfevents.*"))
     assert (model_dir / "export" / "qa" / "1" / "saved_model.pb").exists()
     assert "extractive" in result.stdout
+    # The summary's curl line sends what the export takes: a question and a context.
+    assert '{"instances": [{"question": "...", "context": "..."}]}' in result.stdout
     for noise in ("Traceback", "oneDNN", "W0000", "cuda"):
         assert noise not in result.stderr
 
