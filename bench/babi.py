@@ -49,7 +49,7 @@ def run_recipe(name, tasks, work_dir, seed, extra=()):
     if result.returncode:
         sys.exit(result.stderr[-3000:])
     scores = json.loads((model_dir / "metrics.test.json").read_text())
-    errors = {task_number(name): 100 - value["exact_match"] for name, value in
+    errors = {task_number(file): 100 - value["exact_match"] for file, value in
               scores["per_file"].items()}
     minutes = float(re.search(r"training time\s+([\d.]+) min", result.stdout).group(1))
     return errors, minutes
@@ -90,8 +90,8 @@ def main():
     if "span" in parts:
         generative, generative_minutes = run_recipe("tasks1-5", range(1, 6), work_dir,
                                                     args.seed)
-        span, span_minutes = run_recipe(f"tasks1-5_{args.span_model}", range(1, 6),
-                                        work_dir, args.seed, [f"--model={args.span_model}", "--hparams="])
+        span, span_minutes = run_recipe(f"tasks1-5_{args.span_model}", range(1, 6), work_dir,
+                                        args.seed, [f"--model={args.span_model}", "--hparams="])
         print_table("Tasks 1-5: generative against extractive (test error %)",
                     {"generative": generative, args.span_model: span},
                     {"generative": generative_minutes, args.span_model: span_minutes})

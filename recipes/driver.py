@@ -559,8 +559,8 @@ def run_task(task):
         print(console.rule("Export"))
         path = task.export(run, model, str(export_dir(run)))
         print(f"  SavedModel written to {path}")
-        rows += [("SavedModel", path), ("serve with", console.serving_hint(path, task.name,
-                                                                   task.serving_instance))]
+        hint = console.serving_hint(path, task.name, task.serving_instance)
+        rows += [("SavedModel", path), ("serve with", hint)]
     if FLAGS.mode == "all":
         print(console.rule("Examples"))
         writer = _summary_writer(run)

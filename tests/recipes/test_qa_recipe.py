@@ -186,3 +186,12 @@ def test_help_lists_the_qa_flags():
                  "--model"):
         assert flag in result.stdout
     assert "--train_src" not in result.stdout
+
+
+def test_per_file_table_lists_files_in_natural_order():
+    from recipes.qa import per_file_table
+
+    scores = {"total": 10, "exact_match": 90.0, "f1": 91.0}
+    table = per_file_table({name: scores for name in ("qa10_x.txt", "qa2_y.txt", "qa1_z.txt")})
+    names = [line.split()[0] for line in table.splitlines()[1:]]
+    assert names == ["qa1_z.txt", "qa2_y.txt", "qa10_x.txt"]
