@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from zoo.errors import UsageError
-from zoo.models import LSTMAttentionClassifier, TransformerClassifier
+from zoo.models import ConvAttentionClassifier, LSTMAttentionClassifier, TransformerClassifier
 from zoo.models.classifiers import BidirectionalLSTM
 
 TOKENS = np.array([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12]], "int32")
@@ -20,6 +20,11 @@ def lstm_classifier(**kwargs):
     return LSTMAttentionClassifier(**{**args, **kwargs})
 
 
+def conv_classifier(**kwargs):
+    args = dict(vocab_size=20, num_classes=3, embedding_dim=8, filters=4, dropout=0.0)
+    return ConvAttentionClassifier(**{**args, **kwargs})
+
+
 def transformer_classifier(**kwargs):
     args = dict(vocab_size=20, num_classes=3, num_layers=1, d_model=8, num_heads=2,
                 intermediate_dim=16, dropout=0.0, max_length=10)
@@ -29,6 +34,9 @@ def transformer_classifier(**kwargs):
 BUILDERS = {
     "lstm": lstm_classifier,
     "lstm_2_layers": lambda: lstm_classifier(num_layers=2),
+    "conv_attention_max": conv_classifier,
+    "conv_attention": lambda: conv_classifier(pooling="attention", kernel_sizes=(2, 5)),
+    "conv_max": lambda: conv_classifier(pooling="max"),
     "transformer_cls": transformer_classifier,
     "transformer_mean": lambda: transformer_classifier(pooling="mean", norm_first=True),
     "transformer_attention": lambda: transformer_classifier(pooling="attention"),
@@ -67,7 +75,7 @@ def test_padding_does_not_change_logits(name):
 
 def test_float32_logits_under_mixed_precision():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    for model in (lstm_classifier(), transformer_classifier()):
+    for model in (lstm_classifier(), conv_classifier(), transformer_classifier()):
         out = model(TOKENS)
         assert out.dtype == "float32" and np.all(np.isfinite(numpy(out)))
 
@@ -92,7 +100,7 @@ def test_transformer_attention_weights():
     assert tuple(scores["encoder"][0].shape) == (2, 2, 6, 6)  # the class token comes first
 
 
-@pytest.mark.parametrize("name", ["lstm_2_layers", "transformer_attention"])
+@pytest.mark.parametrize("name", ["lstm_2_layers", "conv_attention", "transformer_attention"])
 def test_keras_round_trip(name, tmp_path):
     model = BUILDERS[name]()
     expected = numpy(model(TOKENS))
@@ -102,8 +110,9 @@ def test_keras_round_trip(name, tmp_path):
     np.testing.assert_allclose(numpy(restored(TOKENS)), expected, atol=1e-6)
 
 
-def test_fits_a_small_batch():
-    model = lstm_classifier()
+@pytest.mark.parametrize("builder", [lstm_classifier, conv_classifier])
+def test_fits_a_small_batch(builder):
+    model = builder()
     model.compile(
         optimizer=keras.optimizers.Adam(3e-2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -123,6 +132,25 @@ def test_bad_input_is_explained():
         lstm_classifier()(np.zeros((0, 3), "int32"))
     with pytest.raises(UsageError, match="outside the vocabulary"):
         lstm_classifier()(np.array([[3, 20]]))
+    with pytest.raises(UsageError, match="pooling must be one of"):
+        conv_classifier(pooling="mean")
+    with pytest.raises(UsageError, match="max_length=4"):
+        conv_classifier(max_length=4)(np.ones((1, 5), "int32"))
+
+
+def test_conv_classifier_reads_ngrams_within_the_text():
+    """A token's features come from its window; the token weights sum to 1 over the text."""
+    model = conv_classifier(kernel_sizes=(3,))
+    _, scores = model(TOKENS, return_attention_scores=True)
+    weights = numpy(scores["pooling"])
+    assert np.all(weights[0, 3:] == 0.0)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
+    changed = TOKENS.copy()
+    changed[1, 0] = 13  # the first token of the second text only
+    np.testing.assert_allclose(numpy(model(changed))[0], numpy(model(TOKENS))[0], atol=1e-6)
+    assert not np.allclose(numpy(model(changed))[1], numpy(model(TOKENS))[1])
+    clone = ConvAttentionClassifier.from_config(model.get_config())
+    assert clone.kernel_sizes == (3,) and clone.pooling == "attention_max"
 
 
 @pytest.mark.parametrize("pooling", ["max", "attention_max"])

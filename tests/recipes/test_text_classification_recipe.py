@@ -110,13 +110,18 @@ def test_trec_style_lines_with_coarse_labels_in_latin1(tmp_path):
     path = tmp_path / "train.label"
     path.write_bytes("\n".join(lines).encode("latin-1") + b"\n")
     common = (f"--train_file={path}", "--label_separator= ", "--coarse_label_separator=:",
-              f"--model_dir={tmp_path / 'run'}", "--mode=train", *QUICK)
+              f"--model_dir={tmp_path / 'run'}", "--epochs=1", "--steps_per_epoch=20",
+              "--word_vocab", "--lowercase", "--vocab_min_count=1",
+              "--model=conv_attention_classifier",  # the TREC preset's model
+              "--hparams=embedding_dim=16,filters=8")
     undecodable = run_recipe(*common)
     assert_one_paragraph_error(undecodable, "train.label", "line 3", "--encoding")
     result = run_recipe(*common, "--encoding=latin-1")
     assert result.returncode == 0, result.stderr[-3000:]
     config = json.loads((tmp_path / "run" / "recipe.json").read_text())
     assert config["label_names"] == ["DESC", "ENTY", "HUM", "NUM"]
+    assert (tmp_path / "run" / "attention_0.png").stat().st_size > 1000
+    assert (tmp_path / "run" / "export" / "text_classification" / "1").is_dir()
 
 
 def test_bad_data_and_flags_get_one_paragraph_errors(tmp_path):

@@ -11,11 +11,16 @@ Example:
 from zoo.models.registry import Preset, build, get, names, register
 from zoo.models.transformer import Transformer
 from zoo.models.lstm_attention import LSTMAttentionSeq2Seq
-from zoo.models.classifiers import LSTMAttentionClassifier, TransformerClassifier
+from zoo.models.classifiers import (
+    ConvAttentionClassifier,
+    LSTMAttentionClassifier,
+    TransformerClassifier,
+)
 from zoo.models.span_qa import BiDAFSpanQA, TransformerSpanQA, best_span
 from zoo.models.pointer_generator import LSTMPointerGenerator, TransformerPointerGenerator
 
 __all__ = ["Preset", "build", "get", "names", "register", "Transformer", "LSTMAttentionSeq2Seq",
-           "LSTMAttentionClassifier", "TransformerClassifier", "BiDAFSpanQA",
+           "ConvAttentionClassifier", "LSTMAttentionClassifier",
+           "TransformerClassifier", "BiDAFSpanQA",
            "TransformerSpanQA", "best_span", "LSTMPointerGenerator",
            "TransformerPointerGenerator"]

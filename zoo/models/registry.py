@@ -7,7 +7,7 @@ Example:
 
 >>> import zoo.models
 >>> zoo.models.names("classifier")
-['lstm_attention_classifier', 'transformer_classifier']
+['conv_attention_classifier', 'lstm_attention_classifier', 'transformer_classifier']
 >>> zoo.models.get("transformer_tiny").family
 'seq2seq'
 >>> model = zoo.models.build("transformer_tiny", source_vocab_size=100,
