@@ -8,7 +8,8 @@ against keras-hub's and keras' in one process.
    pipeline) for the same epochs, interleaved epoch by epoch so the machine's drift hits
    every model alike: the preset's zoo model, a keras-hub `TransformerEncoder` classifier
    and a `keras.layers` BiLSTM with attention pooling (bench/classifiers.py builds both),
-   with zoo's `transformer_classifier` (the same size as keras-hub's) beside them:
+   with zoo's BiLSTM (dropout 0.3, as the Keras one) and `transformer_classifier` (the
+   same size as keras-hub's) beside them:
    examples/s of the epochs after the first (compilation) and test accuracy.
 
     python bench/trec.py [--seeds 0,1,2] [--skip_recipe] [--skip_compare]
@@ -97,13 +98,16 @@ def compare(epochs):
         f"zoo {flags['model']} (preset)": zoo.models.build(
             flags["model"], vocab_size=tokenizer.vocabulary_size, num_classes=classes,
             max_length=max_length, **hparams),
+        "zoo lstm_attention_classifier": zoo.models.build(
+            "lstm_attention_classifier", vocab_size=tokenizer.vocabulary_size,
+            num_classes=classes, max_length=max_length, dropout=0.3),
         "zoo transformer_classifier": zoo.models.build(
             "transformer_classifier", vocab_size=tokenizer.vocabulary_size,
             num_classes=classes, max_length=max_length),
         "keras-hub TransformerEncoder": keras_hub_classifier(
             0.1, vocab=tokenizer.vocabulary_size, classes=classes),
         "keras Bidirectional(LSTM)": keras_bilstm_classifier(
-            hparams.get("dropout", 0.1), vocab=tokenizer.vocabulary_size, classes=classes),
+            0.3, vocab=tokenizer.vocabulary_size, classes=classes),
     }
     for model in models.values():
         model.compile(
