@@ -151,6 +151,18 @@ def _check_pooling(pooling):
         raise UsageError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
 
 
+def _pooled_logits(model, x, mask, training, return_attention_scores):
+    """The BiLSTM's and the CNN's head: pool `x` over time, dropout, float32 logits."""
+    pooled, weights = _pool_over_time(x, mask, model.pooling,
+                                      getattr(model, "attention_pooling", None), training)
+    logits = _float32_logits(
+        model.classifier, model.dropout_layer(pooled, training=training)
+    )
+    if return_attention_scores:
+        return logits, {"pooling": weights}
+    return logits
+
+
 def _pool_over_time(x, mask, pooling, attention_pooling, training):
     """`(pooled (batch, features), token weights (batch, T))` of `x` `(batch, T, d)`.
 
@@ -253,14 +265,7 @@ class LSTMAttentionClassifier(keras.Model):
         x = self.dropout_layer(self.embedding(token_ids), training=training)
         for lstm in self.lstms:
             x = self.dropout_layer(lstm(x, padding_mask=mask), training=training)
-        pooled, weights = _pool_over_time(x, mask, self.pooling,
-                                          getattr(self, "attention_pooling", None), training)
-        logits = _float32_logits(
-            self.classifier, self.dropout_layer(pooled, training=training)
-        )
-        if return_attention_scores:
-            return logits, {"pooling": weights}
-        return logits
+        return _pooled_logits(self, x, mask, training, return_attention_scores)
 
     def get_config(self):
         config = super().get_config()
@@ -366,14 +371,7 @@ class ConvAttentionClassifier(keras.Model):
         mask = padding_mask(token_ids)
         x = self.embedding(token_ids) * ops.cast(mask, self.compute_dtype)[..., None]
         x = ops.concatenate([convolution(x) for convolution in self.convolutions], axis=-1)
-        pooled, weights = _pool_over_time(x, mask, self.pooling,
-                                          getattr(self, "attention_pooling", None), training)
-        logits = _float32_logits(
-            self.classifier, self.dropout_layer(pooled, training=training)
-        )
-        if return_attention_scores:
-            return logits, {"pooling": weights}
-        return logits
+        return _pooled_logits(self, x, mask, training, return_attention_scores)
 
     def get_config(self):
         config = super().get_config()
