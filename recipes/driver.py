@@ -42,7 +42,11 @@ flags.DEFINE_string("data_dir", None, "TFDS data directory holding prepared data
 flags.DEFINE_string("train_file", None,
                     "Training data: files, comma-separated or a glob (implies --dataset=files).")
 flags.DEFINE_string("eval_file", None,
-                    "Validation data files (default: a held-out 5% of the training data).")
+                    "Validation data files (default: --validation_fraction of the training "
+                    "files, held out).")
+flags.DEFINE_float("validation_fraction", 0.05,
+                   "Share of the training files held out for validation when no --eval_file "
+                   "is given.")
 flags.DEFINE_string("test_file", None,
                     "Test data files, scored by --mode=evaluate and at the end of --mode=all.")
 flags.DEFINE_string("encoding", "utf-8", "Text encoding of the data files (e.g. latin-1).")
@@ -368,7 +372,8 @@ def load_data(task):
 
     return zoo.data.load_splits(
         task.data_task, dataset=_dataset_spec(task), data_dir=FLAGS.data_dir,
-        seed=FLAGS.seed, **_file_flags(task), **task.reader_options())
+        seed=FLAGS.seed, validation_fraction=FLAGS.validation_fraction, **_file_flags(task),
+        **task.reader_options())
 
 
 def _file_flags(task):

@@ -6,10 +6,11 @@ Two kinds of model, picked by `--model`'s family:
   context. Long contexts are read in overlapping windows (`--max_context_length`,
   `--doc_stride`); a model trained on unanswerable questions (SQuAD 2.0) answers "" when
   its null score beats the best span's by more than `--null_threshold`.
-- generative (the seq2seq models: `transformer_*`, `lstm_attention*`, the
-  pointer-generators): the model reads the question and the context and writes the
-  answer, for answers that are not spans (yes/no, counts, lists). A context longer than
-  `--max_context_length` tokens keeps its end: stories hold their latest facts there.
+- generative (the seq2seq models: `transformer_*`, `lstm_*`, the pointer-generators and
+  `memory_network`, which reads the context sentence by sentence): the model reads the
+  question and the context and writes the answer, for answers that are not spans (yes/no,
+  counts, lists). A context longer than `--max_context_length` tokens keeps its end:
+  stories hold their latest facts there.
 
 With no flags it trains the extractive BiDAF on the built-in offline demo corpus
 (bAbI-like stories and "Where is X?" questions), evaluates, exports a SavedModel that TF
@@ -299,6 +300,10 @@ class Extractive:
                 viz.token_weights_image(tokens, rows, title))
 
 
+# The tokens that end a context's sentences for models that read sentence by sentence.
+SENTENCE_ENDS = (".", "?", "!")
+
+
 class Generative:
     """The seq2seq models: `question [SEP] context's end` in, the answer written out."""
 
@@ -306,9 +311,16 @@ class Generative:
         return run.config["max_question_length"] + 1 + run.config["max_context_length"]
 
     def model_kwargs(self, run):
+        import zoo.models
+
         size = run.assets.vocabulary_size
-        return dict(source_vocab_size=size, target_vocab_size=size,
-                    max_length=max(self.source_length(run), FLAGS.max_answer_length + 1))
+        kwargs = dict(source_vocab_size=size, target_vocab_size=size,
+                      max_length=max(self.source_length(run), FLAGS.max_answer_length + 1))
+        if getattr(zoo.models.get(run.config["model"]).builder, "reads_sentences", False):
+            kwargs["sentence_end_ids"] = [index for index, token in
+                                          enumerate(run.assets.vocabulary)
+                                          if token in SENTENCE_ENDS]
+        return kwargs
 
     def batches(self, run, records, training):
         import zoo.data

@@ -46,6 +46,16 @@ def test_without_eval_data_a_deterministic_share_of_train_is_held_out(tmp_path):
     assert not held_out & {r["source"] for r in records(first.train)}
 
 
+def test_validation_fraction_sets_the_held_out_share(tmp_path):
+    path = write(tmp_path / "train.tsv", "".join(f"s {i}\tt {i}\n" for i in range(40)))
+    splits = load_splits("summarization", "files", train_file=path, validation_fraction=0.25)
+    assert len(records(splits.validation)) == 10 and len(records(splits.train)) == 30
+    assert "(25%," in splits.info["validation_note"]
+    for bad in (0.0, 1.0):
+        with pytest.raises(UsageError, match="--validation_fraction"):
+            load_splits("summarization", "files", train_file=path, validation_fraction=bad)
+
+
 def test_classification_tsv_maps_labels_to_sorted_ids(tmp_path):
     splits = load_splits("classification", "files",
                          train_file=write(tmp_path / "t.tsv", "spam\tWin now\nham\tHi\n"),

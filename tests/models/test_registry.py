@@ -10,13 +10,15 @@ import keras
 
 import zoo.models
 from zoo.errors import UsageError
+from zoo.text import SEP_ID
 
 # Small enough for a one-step test; each builder takes the arguments its signature has.
 TINY = dict(d_model=16, num_heads=2, intermediate_dim=32, num_layers=1, embedding_dim=8,
             units=8, max_length=12)
 VOCAB = 30
 RNG = np.random.default_rng(0)
-SOURCE = RNG.integers(1, VOCAB, size=(2, 6)).astype("int32")
+SOURCE = RNG.integers(6, VOCAB, size=(2, 6)).astype("int32")
+SOURCE[:, 2] = SEP_ID  # "question [SEP] context", which the memory network reads apart
 TARGET = RNG.integers(1, VOCAB, size=(2, 5)).astype("int32")
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 

@@ -127,6 +127,27 @@ def test_generative_model_on_babi_files_reports_per_file(tmp_path):
     assert len(predicted.stdout.splitlines()) == 1
 
 
+@pytest.mark.slow
+def test_memory_network_reads_the_stories_sentences(tmp_path):
+    babi_tasks(tmp_path, count=120)
+    model_dir = tmp_path / "run"
+    result = run_recipe(f"--train_file={tmp_path}/qa*_train.txt",
+                        f"--test_file={tmp_path}/qa1_where_test.txt", "--model=memory_network",
+                        "--hparams=embedding_dim=32", "--word_vocab", "--vocab_min_count=1",
+                        "--epochs=20", "--learning_rate=1e-2", "--clipnorm=40",
+                        "--label_smoothing=0", "--beam_size=1", "--max_context_length=64",
+                        f"--model_dir={model_dir}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert json.loads((model_dir / "metrics.test.json").read_text())["f1"] > 90
+    assert "generative (memory_network)" in result.stdout
+    assert (model_dir / "answer_0.png").stat().st_size > 1000
+    predicted = run_recipe("--mode=predict", f"--model_dir={model_dir}", input_text=json.dumps(
+        {"question": "Where is Mary?", "context": "Mary went to the hallway. Mary moved to the "
+         "office."}) + "\n")
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert predicted.stdout.split() == ["office"]
+
+
 def squad_v2(path, count=30):
     """A SQuAD 2.0 file: answerable questions and unanswerable ones."""
     paragraphs = []

@@ -64,19 +64,19 @@ def record_texts(records, fields):
     return texts
 
 
-def _hold_out(records, seed, source):
-    """Splits off a deterministic `HOLD_OUT_FRACTION` of `records` for validation."""
+def _hold_out(records, seed, source, fraction):
+    """Splits off a deterministic `fraction` of `records` for validation."""
     if len(records) < 2:
         raise UsageError(f"{source} has {len(records)} example(s); give at least 2, or an "
                          "evaluation file.")
     order = list(range(len(records)))
     random.Random(seed).shuffle(order)
-    count = max(1, round(len(records) * HOLD_OUT_FRACTION))
+    count = max(1, round(len(records) * fraction))
     held_out = set(order[:count])
     validation = [record for index, record in enumerate(records) if index in held_out]
     train = [record for index, record in enumerate(records) if index not in held_out]
     note = (f"No evaluation data was given: {count} of the {len(records)} training examples "
-            f"({HOLD_OUT_FRACTION:.0%}, chosen with seed {seed}) are held out for validation.")
+            f"({fraction:.0%}, chosen with seed {seed}) are held out for validation.")
     return train, validation, note
 
 
@@ -189,7 +189,7 @@ def _read_split(task, split, file, src, tgt, options, labels=None):
     return records, f"{flag} ({_listing(paths)})"
 
 
-def _read_file_splits(task, files_by_split, seed, options):
+def _read_file_splits(task, files_by_split, seed, options, validation_fraction):
     """`(train, validation, test, info)` record lists (`test` None when not given)."""
     train, train_source = _read_split(task, "train", *files_by_split["train"], options)
     info = {"sources": {"train": train_source}}
@@ -203,7 +203,8 @@ def _read_file_splits(task, files_by_split, seed, options):
         validation, info["sources"]["validation"] = _read_split(
             task, "validation", file, src, tgt, options, labels)
     else:
-        train, validation, info["validation_note"] = _hold_out(train, seed, train_source)
+        train, validation, info["validation_note"] = _hold_out(train, seed, train_source,
+                                                               validation_fraction)
         info["sources"]["validation"] = f"held out of {train_source}"
     test = None
     file, src, tgt = files_by_split["test"]
@@ -220,7 +221,7 @@ def _read_file_splits(task, files_by_split, seed, options):
 def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=None,
                 eval_src=None, eval_tgt=None, train_file=None, eval_file=None, seed=0,
                 sizes=None, *, test_file=None, test_src=None, test_tgt=None,
-                **reader_options):
+                validation_fraction=HOLD_OUT_FRACTION, **reader_options):
     """Record datasets (train, validation, test) for a task, from the demo, TFDS or files.
 
     Records are dicts of scalar tensors: nmt and summarization `{"source", "target"}`
@@ -246,13 +247,15 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
             `reader_options`; qa: SQuAD JSON, JSON Lines or bAbI text, read by
             `zoo.data.qa_files` (`format`, `encoding`); classification: CSV, TSV, JSON Lines, one
             example a line or fastText, read by `zoo.data.classification_files` with
-            `reader_options`. Without evaluation files, a deterministic 5% of train is held
-            out for validation (`info` says so).
+            `reader_options`. Without evaluation files, a deterministic
+            `validation_fraction` of train is held out for validation (`info` says so).
         seed: int, seeds the demo corpus and the held-out choice.
         sizes: optional dict with `"train"`, `"validation"`, `"test"` counts: the demo
             corpus sizes, or, for TFDS and files, at most that many records per split.
         test_file, test_src, test_tgt: the test split from files, as the train and eval
             arguments; without them `test` is None for `dataset="files"`.
+        validation_fraction: the share of the training files held out for validation
+            when no evaluation files are given, in (0, 1); 5% by default.
         **reader_options: the recipe's reader flags, passed through as keywords
             (`READER_OPTIONS`). None means the default, and options that do not apply are
             unused. `encoding` applies to the files of every task; `format` to the
@@ -346,8 +349,12 @@ def load_splits(task, dataset="demo", data_dir=None, train_src=None, train_tgt=N
 
     if dataset == "files":
         _check_file_flags(task, files_by_split)
+        if not 0.0 < validation_fraction < 1.0:
+            raise UsageError(f"--validation_fraction={validation_fraction}: give the share "
+                             "of the training files to hold out for validation, in (0, 1), "
+                             "e.g. 0.1.")
         train, validation, test, extra = _read_file_splits(task, files_by_split, seed,
-                                                           options)
+                                                           options, validation_fraction)
         info.update(extra)
         datasets, info["sizes"] = [], {}
         for split, records in (("train", train), ("validation", validation), ("test", test)):

@@ -18,9 +18,10 @@ from zoo.models.classifiers import (
 )
 from zoo.models.span_qa import BiDAFSpanQA, TransformerSpanQA, best_span
 from zoo.models.pointer_generator import LSTMPointerGenerator, TransformerPointerGenerator
+from zoo.models.memory_network import MemoryNetworkSeq2Seq
 
 __all__ = ["Preset", "build", "get", "names", "register", "Transformer", "LSTMAttentionSeq2Seq",
            "ConvAttentionClassifier", "LSTMAttentionClassifier",
            "TransformerClassifier", "BiDAFSpanQA",
            "TransformerSpanQA", "best_span", "LSTMPointerGenerator",
-           "TransformerPointerGenerator"]
+           "TransformerPointerGenerator", "MemoryNetworkSeq2Seq"]
