@@ -143,8 +143,9 @@ def test_temporal_noise_shifts_older_sentences_while_training_only():
     assert shifted_any
 
 
-def test_cached_decode_steps_match_teacher_forcing():
-    model = memory_network()
+@pytest.mark.parametrize("tie", [False, True])
+def test_cached_decode_steps_match_teacher_forcing(tie):
+    model = memory_network(tie_answer_embeddings=tie)
     logits, scores = model((SOURCE, TARGET_IN), return_attention_scores=True)
     state = model.init_decode_state(model.encode(SOURCE), max_length=3)
     for t in range(TARGET_IN.shape[1]):
@@ -161,6 +162,17 @@ def test_beam_search_drives_it_like_any_seq2seq_model():
     assert np.all(np.isfinite(numpy(scores)))
     with pytest.raises(UsageError, match="max_length"):
         model.init_decode_state(model.encode(SOURCE), max_length=21)
+
+
+def test_tied_answers_are_scored_by_the_last_output_embedding():
+    model = memory_network(tie_answer_embeddings=True)
+    state = model.init_decode_state(model.encode(SOURCE), max_length=3)
+    logits, _, _ = model.decode_step(TARGET_IN[:, 0], 0, state)
+    output, _ = model.decoder.cell(numpy(model.word_embeddings[-1](TARGET_IN[:, 0])),
+                                   [numpy(state["h"])])
+    table = numpy(model.word_embeddings[-1].embeddings)
+    np.testing.assert_allclose(numpy(logits), numpy(output) @ table.T, atol=1e-5)
+    assert not hasattr(model, "output_projection")
 
 
 def test_learns_to_answer_where_someone_is():
@@ -187,8 +199,9 @@ def test_learns_to_answer_where_someone_is():
     assert (answers == targets[448:, 1]).mean() > 0.8
 
 
-def test_round_trips_through_config_and_keras_file(tmp_path):
-    model = memory_network(dropout=0.1, temporal_noise=0.1)
+@pytest.mark.parametrize("tie", [False, True])
+def test_round_trips_through_config_and_keras_file(tmp_path, tie):
+    model = memory_network(dropout=0.1, temporal_noise=0.1, tie_answer_embeddings=tie)
     expected = numpy(model((SOURCE, TARGET_IN)))
     clone = MemoryNetworkSeq2Seq.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
@@ -200,10 +213,11 @@ def test_round_trips_through_config_and_keras_file(tmp_path):
     np.testing.assert_allclose(numpy(restored((SOURCE, TARGET_IN))), expected, atol=1e-6)
 
 
-def test_mixed_precision_gives_finite_float32_logits():
+@pytest.mark.parametrize("tie", [False, True])
+def test_mixed_precision_gives_finite_float32_logits(tie):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        model = memory_network()
+        model = memory_network(tie_answer_embeddings=tie)
         logits = model((SOURCE, TARGET_IN))
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -216,6 +230,8 @@ def test_registered_and_bad_arguments_are_clear_errors():
     assert zoo.models.get("memory_network").builder.reads_sentences
     with pytest.raises(UsageError, match="hops"):
         memory_network(hops=0)
+    with pytest.raises(UsageError, match="one vocabulary"):
+        MemoryNetworkSeq2Seq(30, 31, tie_answer_embeddings=True)
     with pytest.raises(UsageError, match="temporal_noise"):
         memory_network(temporal_noise=1.0)
     with pytest.raises(UsageError, match="max_length"):

@@ -57,6 +57,9 @@ class MemoryNetworkSeq2Seq(keras.Model):
         temporal_noise: while training, the chance of an empty memory inserted before
             each sentence, which shifts the older sentences' temporal embeddings (the
             paper's "random noise", 0.1, against over-fitting the time embeddings).
+        tie_answer_embeddings: the answer writer reads and scores tokens with the last
+            hop's output embedding (the paper's `W = C_K` tying, so a word the hops read
+            is close to the word written); needs `source_vocab_size == target_vocab_size`.
         dropout: dropout rate on the controller state before the answer decoder.
         max_length: the longest source or target sequence the model accepts.
         seed: seed of the dropout masks.
@@ -74,13 +77,19 @@ class MemoryNetworkSeq2Seq(keras.Model):
     reads_sentences = True
 
     def __init__(self, source_vocab_size, target_vocab_size, embedding_dim=64, hops=3,
-                 memory_size=50, sentence_end_ids=(), temporal_noise=0.0, dropout=0.0,
-                 max_length=512, seed=None, **kwargs):
+                 memory_size=50, sentence_end_ids=(), temporal_noise=0.0,
+                 tie_answer_embeddings=False, dropout=0.0, max_length=512, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if hops < 1 or memory_size < 1:
             raise UsageError(f"hops={hops} and memory_size={memory_size} must be >= 1.")
         if not 0.0 <= temporal_noise < 1.0:
             raise UsageError(f"temporal_noise={temporal_noise} must be in [0, 1).")
+        if tie_answer_embeddings and source_vocab_size != target_vocab_size:
+            raise UsageError(
+                f"tie_answer_embeddings=True needs one vocabulary for questions, contexts "
+                f"and answers; got source_vocab_size={source_vocab_size} and "
+                f"target_vocab_size={target_vocab_size}.")
         self.source_vocab_size = int(source_vocab_size)
         self.target_vocab_size = int(target_vocab_size)
         self.embedding_dim = int(embedding_dim)
@@ -88,6 +97,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
         self.memory_size = int(memory_size)
         self.sentence_end_ids = tuple(int(i) for i in sentence_end_ids)
         self.temporal_noise = float(temporal_noise)
+        self.tie_answer_embeddings = bool(tie_answer_embeddings)
         self.dropout = float(dropout)
         self.max_length = int(max_length)
         self.seed = seed
@@ -108,16 +118,20 @@ class MemoryNetworkSeq2Seq(keras.Model):
             for k in range(self.hops + 1)]
         for embedding in self.word_embeddings + self.temporal_embeddings:
             embedding.build((None, None))
-        self.target_embedding = keras.layers.Embedding(
-            self.target_vocab_size, self.embedding_dim, embeddings_initializer=init,
-            name="target_embedding")
-        self.target_embedding.build((None, None))
+        if self.tie_answer_embeddings:
+            self.answer_bias = self.add_weight(shape=(self.target_vocab_size,),
+                                               initializer="zeros", name="answer_bias")
+        else:
+            self.target_embedding = keras.layers.Embedding(
+                self.target_vocab_size, self.embedding_dim, embeddings_initializer=init,
+                name="target_embedding")
+            self.target_embedding.build((None, None))
+            self.output_projection = keras.layers.Dense(self.target_vocab_size,
+                                                        name="output_projection")
+            self.output_projection.build((None, None, self.embedding_dim))
         self.decoder = keras.layers.GRU(self.embedding_dim, return_sequences=True,
                                         name="answer_decoder")
         self.decoder.build((None, None, self.embedding_dim))
-        self.output_projection = keras.layers.Dense(self.target_vocab_size,
-                                                    name="output_projection")
-        self.output_projection.build((None, None, self.embedding_dim))
         self.dropout_layer = layers.Dropout(self.dropout, seed=seed)
         # Its own seed: with the dropout layer's, the two draws would coincide.
         self._seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
@@ -133,7 +147,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
         """Where each source token goes: the question, or a memory slot and its position.
 
         Returns:
-            `(question_weights (b, T, d), slots (b, T, M), token_weights (b, T, d),
+            `(question_weights (b, T, d), slots (b, T, M), context_weights (b, T, d),
             slot_mask (b, M))`: the question tokens' position encodings (zero elsewhere),
             each context token's one-hot memory slot (zero for tokens not kept), the
             context tokens' position encodings, and which slots hold a sentence.
@@ -217,9 +231,18 @@ class MemoryNetworkSeq2Seq(keras.Model):
 
     # --- Writing the answer -------------------------------------------------------------
 
-    def _logits(self, outputs, training):
+    def _embed_answer(self, token_ids):
+        if self.tie_answer_embeddings:
+            return self.word_embeddings[-1](token_ids)
+        return self.target_embedding(token_ids)
+
+    def _logits(self, outputs, training=False):
         outputs = self.dropout_layer(outputs, training=training)
-        return ops.cast(self.output_projection(outputs), "float32")
+        if not self.tie_answer_embeddings:
+            return ops.cast(self.output_projection(outputs), "float32")
+        table = ops.cast(self.word_embeddings[-1].embeddings, outputs.dtype)
+        return ops.cast(ops.matmul(outputs, ops.transpose(table)), "float32") \
+            + ops.cast(self.answer_bias, "float32")
 
     def call(self, inputs, training=None, return_attention_scores=False):
         """Teacher-forced logits `(batch, T, target_vocab_size)`, float32.
@@ -237,7 +260,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
         check_batch(target_ids, "target_in_ids", self.max_length, self.target_vocab_size)
         u, weights = self._read(source_ids, training)
         u = self.dropout_layer(u, training=training)
-        embedded = self.target_embedding(target_ids)
+        embedded = self._embed_answer(target_ids)
         outputs = self.decoder(embedded, initial_state=[ops.cast(u, embedded.dtype)],
                                training=training)
         logits = self._logits(outputs, training)
@@ -266,11 +289,11 @@ class MemoryNetworkSeq2Seq(keras.Model):
         Returns:
             `(logits (batch, target_vocab_size) float32, new state, alignment (batch, Ts))`.
         """
-        embedded = self.target_embedding(ops.cast(token_ids, "int32"))
+        embedded = self._embed_answer(ops.cast(token_ids, "int32"))
         h = ops.cast(state["h"], embedded.dtype)
         output, new_h = self.decoder.cell(embedded, [h])
         new_h = new_h[0] if isinstance(new_h, (list, tuple)) else new_h
-        logits = ops.cast(self.output_projection(output), "float32")
+        logits = self._logits(output)
         return logits, {**state, "h": ops.cast(new_h, state["h"].dtype)}, state["alignment"]
 
     def get_config(self):
@@ -283,6 +306,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
             memory_size=self.memory_size,
             sentence_end_ids=list(self.sentence_end_ids),
             temporal_noise=self.temporal_noise,
+            tie_answer_embeddings=self.tie_answer_embeddings,
             dropout=self.dropout,
             max_length=self.max_length,
             seed=self.seed,
