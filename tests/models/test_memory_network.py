@@ -34,7 +34,8 @@ def numpy(tensor):
 
 def reference_read(model, row):
     """Sukhbaatar et al.'s MemN2N forward pass (position encoding, temporal encoding,
-    adjacent tying), written out sentence by sentence for one source row."""
+    adjacent tying), written out sentence by sentence for one source row: the final state,
+    the sentences kept, and the hops' mean attention over them."""
     d = model.embedding_dim
     words = [numpy(e.embeddings) for e in model.word_embeddings]
     times = [numpy(e.embeddings) for e in model.temporal_embeddings]
@@ -64,13 +65,14 @@ def reference_read(model, row):
                          for i, s in enumerate(sentences)]).reshape(len(sentences), d)
 
     u = encode(question, words[0])
-    weights = np.zeros(len(sentences))
+    mean_weights = np.zeros(len(sentences))
     for k in range(1, model.hops + 1):
         if sentences:
             scores = memories(k - 1) @ u
             weights = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
             u = u + weights @ memories(k)
-    return u, sentences, weights
+            mean_weights += weights / model.hops
+    return u, sentences, mean_weights
 
 
 def test_reading_matches_a_numpy_memn2n():

@@ -25,7 +25,7 @@ Example:
 >>> tuple(model((source, np.array([[2, 11]]))).shape)
 (1, 2, 30)
 >>> _, weights = model((source, np.array([[2]])), return_attention_scores=True)
->>> tuple(weights.shape)  # the last hop's attention, spread over each sentence's tokens
+>>> tuple(weights.shape)  # the hops' mean attention, spread over each sentence's tokens
 (1, 1, 11)
 """
 
@@ -215,19 +215,21 @@ class MemoryNetworkSeq2Seq(keras.Model):
         return (bags + time) * ops.expand_dims(ops.cast(slot_mask, "float32"), -1)
 
     def _read(self, source_ids, training=False):
-        """The controller state after the hops `(b, d)` and the last hop's weights `(b, M)`,
-        spread over the source tokens `(b, T)`."""
+        """The controller state after the hops `(b, d)` and the hops' mean attention over
+        the memories, spread over each sentence's source tokens `(b, T)`."""
         ids = ops.cast(source_ids, "int32")
         question_weights, slots, context_weights, slot_mask = self._layout(ids, training)
         u = ops.sum(ops.cast(self.word_embeddings[0](ids), "float32") * question_weights,
                     axis=1)
         memory_in = self._memories(0, ids, slots, context_weights, slot_mask)
+        mean_weights = 0.0
         for k in range(1, self.hops + 1):
             memory_out = self._memories(k, ids, slots, context_weights, slot_mask)
             weights = masked_softmax(ops.einsum("bd,bmd->bm", u, memory_in), slot_mask)
             u = u + ops.einsum("bm,bmd->bd", weights, memory_out)
             memory_in = memory_out
-        return u, ops.einsum("btm,bm->bt", slots, weights)
+            mean_weights = mean_weights + weights / self.hops
+        return u, ops.einsum("btm,bm->bt", slots, mean_weights)
 
     # --- Writing the answer -------------------------------------------------------------
 
@@ -250,7 +252,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
         Args:
             inputs: `(source_ids (batch, Ts), target_in_ids (batch, T))`, 0-padded.
             training: whether dropout is active.
-            return_attention_scores: also return the last hop's attention over the
+            return_attention_scores: also return the hops' mean attention over the
                 source tokens, `(batch, T, Ts)` (the same for every answer token).
         """
         source_ids, target_ids = inputs
