@@ -32,10 +32,11 @@ def numpy(tensor):
     return ops.convert_to_numpy(tensor)
 
 
-def reference_read(model, row):
+def reference_read(model, row, linear=False):
     """Sukhbaatar et al.'s MemN2N forward pass (position encoding, temporal encoding,
     adjacent tying), written out sentence by sentence for one source row: the final state,
-    the sentences kept, and the hops' mean attention over them."""
+    the sentences kept, and the hops' mean attention over them (`linear`: the raw scores,
+    as in the paper's linear start)."""
     d = model.embedding_dim
     words = [numpy(e.embeddings) for e in model.word_embeddings]
     times = [numpy(e.embeddings) for e in model.temporal_embeddings]
@@ -69,7 +70,8 @@ def reference_read(model, row):
     for k in range(1, model.hops + 1):
         if sentences:
             scores = memories(k - 1) @ u
-            weights = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+            weights = scores if linear else \
+                np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
             u = u + weights @ memories(k)
             mean_weights += weights / model.hops
     return u, sentences, mean_weights
@@ -145,6 +147,33 @@ def test_temporal_noise_shifts_older_sentences_while_training_only():
     assert shifted_any
 
 
+def test_linear_start_reads_raw_scores_for_its_training_steps():
+    model = memory_network(linear_start_steps=2)
+    for expect_linear in (True, True, False):
+        state = model.encode(SOURCE)
+        model((SOURCE, TARGET_IN))  # not training: not counted
+        for row in range(len(SOURCE)):
+            u, _, _ = reference_read(model, SOURCE[row], linear=expect_linear)
+            np.testing.assert_allclose(numpy(state["h"])[row], u, atol=1e-5)
+        model((SOURCE, TARGET_IN), training=True)
+    assert int(numpy(model.training_steps)) == 3
+
+
+def test_linear_start_counts_fit_steps_and_is_saved(tmp_path):
+    model = memory_network(linear_start_steps=100)
+    model.compile(keras.optimizers.Adam(1e-3),
+                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit((SOURCE, TARGET_IN[:, :-1]), TARGET_IN[:, 1:], batch_size=1, epochs=2,
+              verbose=0)
+    assert int(numpy(model.training_steps)) == 6
+    path = tmp_path / "model.weights.h5"
+    model.save_weights(path)
+    restored = memory_network(linear_start_steps=100)
+    restored.load_weights(path)
+    assert int(numpy(restored.training_steps)) == 6
+    assert not hasattr(memory_network(), "training_steps")
+
+
 @pytest.mark.parametrize("tie", [False, True])
 def test_cached_decode_steps_match_teacher_forcing(tie):
     model = memory_network(tie_answer_embeddings=tie)
@@ -203,7 +232,8 @@ def test_learns_to_answer_where_someone_is():
 
 @pytest.mark.parametrize("tie", [False, True])
 def test_round_trips_through_config_and_keras_file(tmp_path, tie):
-    model = memory_network(dropout=0.1, temporal_noise=0.1, tie_answer_embeddings=tie)
+    model = memory_network(dropout=0.1, temporal_noise=0.1, tie_answer_embeddings=tie,
+                           linear_start_steps=10)
     expected = numpy(model((SOURCE, TARGET_IN)))
     clone = MemoryNetworkSeq2Seq.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
@@ -236,5 +266,7 @@ def test_registered_and_bad_arguments_are_clear_errors():
         MemoryNetworkSeq2Seq(30, 31, tie_answer_embeddings=True)
     with pytest.raises(UsageError, match="temporal_noise"):
         memory_network(temporal_noise=1.0)
+    with pytest.raises(UsageError, match="linear_start_steps"):
+        memory_network(linear_start_steps=-1)
     with pytest.raises(UsageError, match="max_length"):
         memory_network()((np.ones((1, 21), "int32"), TARGET_IN))

@@ -60,6 +60,11 @@ class MemoryNetworkSeq2Seq(keras.Model):
         tie_answer_embeddings: the answer writer reads and scores tokens with the last
             hop's output embedding (the paper's `W = C_K` tying, so a word the hops read
             is close to the word written); needs `source_vocab_size == target_vocab_size`.
+        linear_start_steps: for this many training steps the hops weigh the memories by
+            their raw scores instead of a softmax (the paper's "linear start"): every
+            sentence gets a gradient at first, so the multi-fact questions do not settle
+            on the latest sentence. The steps are counted in a non-trainable variable
+            saved with the weights (a resumed run goes on counting); 0 turns it off.
         dropout: dropout rate on the controller state before the answer decoder.
         max_length: the longest source or target sequence the model accepts.
         seed: seed of the dropout masks.
@@ -78,13 +83,15 @@ class MemoryNetworkSeq2Seq(keras.Model):
 
     def __init__(self, source_vocab_size, target_vocab_size, embedding_dim=64, hops=3,
                  memory_size=50, sentence_end_ids=(), temporal_noise=0.0,
-                 tie_answer_embeddings=False, dropout=0.0, max_length=512, seed=None,
-                 **kwargs):
+                 tie_answer_embeddings=False, linear_start_steps=0, dropout=0.0,
+                 max_length=512, seed=None, **kwargs):
         super().__init__(**kwargs)
         if hops < 1 or memory_size < 1:
             raise UsageError(f"hops={hops} and memory_size={memory_size} must be >= 1.")
         if not 0.0 <= temporal_noise < 1.0:
             raise UsageError(f"temporal_noise={temporal_noise} must be in [0, 1).")
+        if linear_start_steps < 0:
+            raise UsageError(f"linear_start_steps={linear_start_steps} must be >= 0.")
         if tie_answer_embeddings and source_vocab_size != target_vocab_size:
             raise UsageError(
                 f"tie_answer_embeddings=True needs one vocabulary for questions, contexts "
@@ -98,6 +105,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
         self.sentence_end_ids = tuple(int(i) for i in sentence_end_ids)
         self.temporal_noise = float(temporal_noise)
         self.tie_answer_embeddings = bool(tie_answer_embeddings)
+        self.linear_start_steps = int(linear_start_steps)
         self.dropout = float(dropout)
         self.max_length = int(max_length)
         self.seed = seed
@@ -135,6 +143,11 @@ class MemoryNetworkSeq2Seq(keras.Model):
         self.dropout_layer = layers.Dropout(self.dropout, seed=seed)
         # Its own seed: with the dropout layer's, the two draws would coincide.
         self._seed_generator = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        if self.linear_start_steps:
+            # int32: a float counter would be autocast to bfloat16 under mixed precision.
+            self.training_steps = self.add_weight(
+                shape=(), dtype="int32", initializer="zeros", trainable=False,
+                aggregation="only_first_replica", name="training_steps")
         self.build()
 
     def build(self, input_shape=None):
@@ -222,14 +235,24 @@ class MemoryNetworkSeq2Seq(keras.Model):
         u = ops.sum(ops.cast(self.word_embeddings[0](ids), "float32") * question_weights,
                     axis=1)
         memory_in = self._memories(0, ids, slots, context_weights, slot_mask)
+        linear = self._in_linear_start()
         mean_weights = 0.0
         for k in range(1, self.hops + 1):
             memory_out = self._memories(k, ids, slots, context_weights, slot_mask)
-            weights = masked_softmax(ops.einsum("bd,bmd->bm", u, memory_in), slot_mask)
+            scores = ops.einsum("bd,bmd->bm", u, memory_in)
+            weights = masked_softmax(scores, slot_mask)
+            if linear is not None:
+                weights = ops.where(linear, scores * ops.cast(slot_mask, "float32"), weights)
             u = u + ops.einsum("bm,bmd->bd", weights, memory_out)
             memory_in = memory_out
             mean_weights = mean_weights + weights / self.hops
         return u, ops.einsum("btm,bm->bt", slots, mean_weights)
+
+    def _in_linear_start(self):
+        """Whether the hops still read linearly (a boolean scalar), or None if never."""
+        if not self.linear_start_steps:
+            return None
+        return self.training_steps < self.linear_start_steps
 
     # --- Writing the answer -------------------------------------------------------------
 
@@ -261,6 +284,8 @@ class MemoryNetworkSeq2Seq(keras.Model):
         check_batch(source_ids, "source_ids", self.max_length, self.source_vocab_size)
         check_batch(target_ids, "target_in_ids", self.max_length, self.target_vocab_size)
         u, weights = self._read(source_ids, training)
+        if training and self.linear_start_steps:
+            self.training_steps.assign_add(1)
         u = self.dropout_layer(u, training=training)
         embedded = self._embed_answer(target_ids)
         outputs = self.decoder(embedded, initial_state=[ops.cast(u, embedded.dtype)],
@@ -309,6 +334,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
             sentence_end_ids=list(self.sentence_end_ids),
             temporal_noise=self.temporal_noise,
             tie_answer_embeddings=self.tie_answer_embeddings,
+            linear_start_steps=self.linear_start_steps,
             dropout=self.dropout,
             max_length=self.max_length,
             seed=self.seed,
