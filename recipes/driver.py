@@ -15,6 +15,7 @@ import inspect
 import json
 import math
 import pathlib
+import shutil
 import sys
 import textwrap
 import time
@@ -87,6 +88,10 @@ flags.DEFINE_boolean("word_vocab", False,
                      "of WordPiece subwords: better for small corpora full of names.")
 flags.DEFINE_boolean("lowercase", False, "Lowercase all text before tokenization.")
 flags.DEFINE_integer("seed", 0, "Random seed of data generation, shuffling and weights.")
+flags.DEFINE_integer("restarts", 1,
+                     "Train this many models from different initial weights (seeds --seed, "
+                     "--seed+1, ...) on the same data, each in <model_dir>/restart-<k>, and "
+                     "keep the one with the best validation score.")
 flags.DEFINE_string("input", None, "--mode=predict: a file of inputs (default stdin).")
 flags.DEFINE_integer("eval_examples", 500,
                      "Validation examples scored after each epoch (0: all).")
@@ -418,6 +423,50 @@ def _steps_per_epoch(run):
 
 
 def train(task, run):
+    """Trains the run (`--restarts` times if asked), resumably; returns the training time in
+    seconds."""
+    import keras
+
+    from zoo import training
+
+    if FLAGS.restarts == 1:
+        keras.utils.set_random_seed(FLAGS.seed)
+        return train_once(task, run)
+    if training.num_workers(run.strategy) > 1:
+        raise UsageError("--restarts works on one machine (one or several devices), not "
+                         "under multi-worker training: leave it at 1 there.")
+    seconds, scores = 0.0, []
+    for k in range(FLAGS.restarts):
+        restart = dataclasses.replace(run, dir=RunDirectory(run.dir.file(f"restart-{k}")))
+        done = restart.dir.file("trained.json")
+        if not done.exists():
+            print(console.rule(f"Restart {k + 1} of {FLAGS.restarts} (seed {FLAGS.seed + k})"))
+            keras.utils.set_random_seed(FLAGS.seed + k)
+            seconds += train_once(task, restart)
+            best = restart.dir.file("best.weights.h5.json")
+            if not best.exists():
+                raise UsageError("--restarts needs a validation score to choose by; this "
+                                 "run has none (give validation data or --eval_examples).")
+            done.write_text(best.read_text())
+        scores.append(json.loads(done.read_text())["value"])
+    keep_best_restart(task, run, scores)
+    return seconds
+
+
+def keep_best_restart(task, run, scores):
+    """Copies the best restart's best checkpoint (by `scores`) into the run directory."""
+    pick = max if task.metric_mode == "max" else min
+    best = scores.index(pick(scores))
+    print(console.rule("Restarts"))
+    console.print_rows(
+        [(f"restart {k + 1}", f"validation {task.metric} {score:.1f}"
+          + ("  (kept)" if k == best else "")) for k, score in enumerate(scores)])
+    source = run.dir.file(f"restart-{best}")
+    for name in ("best.weights.h5", "best.weights.h5.json"):
+        shutil.copyfile(source / name, run.dir.file(name))
+
+
+def train_once(task, run):
     """Trains under the run's strategy, resumably; returns the training time in seconds."""
     import zoo.data
     from zoo import training
@@ -529,6 +578,8 @@ def run_task(task):
 
     logging.set_verbosity(logging.ERROR)
     task.check_flags()
+    if FLAGS.restarts < 1:
+        raise UsageError(f"--restarts={FLAGS.restarts}: give 1 or more.")
     run_dir = RunDirectory(FLAGS.model_dir or f"runs/{task.name}")
     run = Run(task, run_dir, resolve_config(task, run_dir))
     run.strategy = training.get_strategy(FLAGS.strategy)

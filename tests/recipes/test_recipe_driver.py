@@ -2,6 +2,8 @@
 
 import json
 
+import h5py
+import numpy as np
 import pytest
 from recipe_runner import assert_one_paragraph_error, run_recipe
 
@@ -54,3 +56,44 @@ def test_a_model_of_another_family_or_an_unknown_hyper_parameter(tmp_path):
     unknown = run_recipe("nmt", "--hparams=no_such_param=1", f"--model_dir={tmp_path}",
                          timeout=120)
     assert_one_paragraph_error(unknown, "no_such_param", "d_model", "num_layers")
+
+
+def test_restarts_keep_the_best_validation_score_and_resume(tmp_path):
+    quick = ("--epochs=1", "--steps_per_epoch=5", "--vocab_size=300",
+             "--hparams=units=16,embedding_dim=16", f"--model_dir={tmp_path}")
+    first = run_recipe("text_classification", "--mode=train", "--restarts=2", *quick,
+                       timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Restart 2 of 2 (seed 1)" in first.stdout
+    scores = [json.loads((tmp_path / f"restart-{k}" / "trained.json").read_text())["value"]
+              for k in range(2)]
+    kept = json.loads((tmp_path / "best.weights.h5.json").read_text())["value"]
+    assert kept == max(scores)
+    best = scores.index(kept)
+    assert (tmp_path / "best.weights.h5").read_bytes() == \
+        (tmp_path / f"restart-{best}" / "best.weights.h5").read_bytes()
+    # Initial weights differ between restarts (else they would be one run twice).
+    first_weights, second_weights = (h5_arrays(tmp_path / f"restart-{k}" / "last.weights.h5")
+                                     for k in range(2))
+    assert first_weights.keys() == second_weights.keys()
+    assert not all(np.array_equal(first_weights[name], second_weights[name])
+                   for name in first_weights)
+
+    # A third restart later: the two finished ones are kept, only the new one trains.
+    more = run_recipe("text_classification", "--mode=train", "--restarts=3", *quick,
+                      timeout=300)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert "Restart 3 of 3" in more.stdout and "Restart 1 of 3" not in more.stdout
+    assert more.stdout.count("validation accuracy") == 3
+    bad = run_recipe("text_classification", "--restarts=0", f"--model_dir={tmp_path}/x",
+                     timeout=120)
+    assert_one_paragraph_error(bad, "--restarts=0")
+
+
+def h5_arrays(path):
+    """Every dataset of an `.h5` file by its path."""
+    arrays = {}
+    with h5py.File(path, "r") as file:
+        file.visititems(lambda name, item: arrays.setdefault(name, item[()])
+                        if isinstance(item, h5py.Dataset) else None)
+    return arrays
