@@ -18,13 +18,11 @@ alike (ablations at a smaller budget).
 """
 
 import argparse
-import json
 import pathlib
-import re
-import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from recipe_runs import ROOT, run_recipe
+
 FLAGFILE = ROOT / "recipes" / "configs" / "summarization_aeslc.flags"
 DATA = ROOT.parent / "shared" / "data" / "aeslc"
 PRESET_HPARAMS = "num_layers=2,dropout=0.1"
@@ -39,18 +37,11 @@ ROUGE = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}
 
 def run_variant(name, work_dir, seed, epochs):
     """Trains and scores one variant; returns (its metrics.validation.json, training min)."""
-    model_dir = work_dir / name
     extra = VARIANTS[name] + ([f"--epochs={epochs}"] if epochs else [])
-    command = [sys.executable, "-m", "recipes.summarization", f"--flagfile={FLAGFILE}",
-               f"--model_dir={model_dir}", f"--seed={seed}", "--mode=all", *extra]
     print(f"{name}: python -m recipes.summarization --flagfile="
           f"{FLAGFILE.relative_to(ROOT)} {' '.join(extra)}", flush=True)
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode:
-        sys.exit(result.stderr[-3000:])
-    scores = json.loads((model_dir / "metrics.validation.json").read_text())
-    minutes = float(re.search(r"training time\s+([\d.]+) min", result.stdout).group(1))
-    return scores, minutes
+    return run_recipe("summarization", work_dir / name, f"--flagfile={FLAGFILE}",
+                      f"--seed={seed}", *extra)
 
 
 def main():

@@ -16,13 +16,12 @@ prints each task's test error (100 - exact match) beside MemN2N's and the LSTM b
 """
 
 import argparse
-import json
 import pathlib
 import re
-import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from recipe_runs import ROOT, run_recipe
+
 FLAGFILE = ROOT / "recipes" / "configs" / "qa_babi.flags"
 DATA = ROOT.parent / "shared" / "data" / "babi" / "en"
 # Test error % a task, tasks 1-10, 1k training questions each.
@@ -38,24 +37,18 @@ def task_number(file_name):
     return int(re.match(r"qa(\d+)_", file_name).group(1))
 
 
-def run_recipe(name, tasks, work_dir, seed, extra=()):
+def run_tasks(name, tasks, work_dir, seed, extra=()):
     """Trains and scores the preset on `tasks`; returns ({task: error %}, training min)."""
     files = {split: ",".join(str(path) for task in tasks
                              for path in DATA.glob(f"qa{task}_*_{split}.txt"))
              for split in ("train", "test")}
-    model_dir = work_dir / name
-    command = [sys.executable, "-m", "recipes.qa", f"--flagfile={FLAGFILE}",
-               f"--train_file={files['train']}", f"--test_file={files['test']}",
-               f"--model_dir={model_dir}", f"--seed={seed}", "--mode=all", *extra]
     print(f"{name}: python -m recipes.qa --flagfile={FLAGFILE.relative_to(ROOT)} on tasks "
           f"{tasks[0]}-{tasks[-1]} {' '.join(extra)}", flush=True)
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode:
-        sys.exit(result.stderr[-3000:])
-    scores = json.loads((model_dir / "metrics.test.json").read_text())
+    scores, minutes = run_recipe(
+        "qa", work_dir / name, f"--flagfile={FLAGFILE}", f"--train_file={files['train']}",
+        f"--test_file={files['test']}", f"--seed={seed}", *extra)
     errors = {task_number(file): 100 - value["exact_match"] for file, value in
               scores["per_file"].items()}
-    minutes = float(re.search(r"training time\s+([\d.]+) min", result.stdout).group(1))
     return errors, minutes
 
 
@@ -88,19 +81,19 @@ def main():
     work_dir = pathlib.Path(args.work_dir)
     parts = args.parts.split(",")
     if "preset" in parts:
-        errors, minutes = run_recipe("tasks1-10", range(1, 11), work_dir, args.seed)
+        errors, minutes = run_tasks("tasks1-10", range(1, 11), work_dir, args.seed)
         print_table("One generative model on tasks 1-10 (test error %)",
                     {"preset": errors}, {"preset": minutes})
     if "span" in parts:
-        generative, generative_minutes = run_recipe("tasks1-5", range(1, 6), work_dir,
-                                                    args.seed)
-        span, span_minutes = run_recipe(f"tasks1-5_{args.span_model}", range(1, 6), work_dir,
-                                        args.seed, [f"--model={args.span_model}", *SPAN_FLAGS])
+        generative, generative_minutes = run_tasks("tasks1-5", range(1, 6), work_dir,
+                                                   args.seed)
+        span, span_minutes = run_tasks(f"tasks1-5_{args.span_model}", range(1, 6), work_dir,
+                                       args.seed, [f"--model={args.span_model}", *SPAN_FLAGS])
         print_table("Tasks 1-5: generative against extractive (test error %)",
                     {"generative": generative, args.span_model: span},
                     {"generative": generative_minutes, args.span_model: span_minutes})
     if "late" in parts:
-        errors, minutes = run_recipe("tasks6-10", range(6, 11), work_dir, args.seed)
+        errors, minutes = run_tasks("tasks6-10", range(6, 11), work_dir, args.seed)
         print_table("Tasks 6-10 alone, generative (test error %)", {"preset": errors},
                     {"preset": minutes})
 

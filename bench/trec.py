@@ -16,14 +16,12 @@ against keras-hub's and keras' in one process.
 """
 
 import argparse
-import json
 import pathlib
-import re
-import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from recipe_runs import ROOT, run_recipe
+
 FLAGFILE = ROOT / "recipes" / "configs" / "text_classification_trec.flags"
 
 
@@ -40,14 +38,8 @@ def preset():
 def recipe_runs(seeds, work_dir):
     rows = []
     for seed in seeds:
-        model_dir = work_dir / f"seed{seed}"
-        command = [sys.executable, "-m", "recipes.text_classification", f"--flagfile={FLAGFILE}",
-                   f"--seed={seed}", f"--model_dir={model_dir}", "--mode=all"]
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        if result.returncode:
-            sys.exit(result.stderr[-3000:])
-        scores = json.loads((model_dir / "metrics.test.json").read_text())
-        minutes = float(re.search(r"training time\s+([\d.]+) min", result.stdout).group(1))
+        scores, minutes = run_recipe("text_classification", work_dir / f"seed{seed}",
+                                     f"--flagfile={FLAGFILE}", f"--seed={seed}")
         rows.append((seed, scores["accuracy"], scores["macro_f1"], minutes))
         print(f"seed {seed}: test accuracy {scores['accuracy']:.1f}, macro-F1 "
               f"{scores['macro_f1']:.1f}, training {minutes:.1f} min", flush=True)

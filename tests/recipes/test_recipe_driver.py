@@ -2,10 +2,10 @@
 
 import json
 
-import h5py
 import numpy as np
 import pytest
 from recipe_runner import assert_one_paragraph_error, run_recipe
+from weights_files import h5_arrays
 
 SEQ2SEQ_FLAGS = ["--beam_size", "--shared_vocab", "--train_src", "--test_tgt",
                  "--length_penalty", "--min_length", "--no_repeat_ngram_size",
@@ -88,12 +88,3 @@ def test_restarts_keep_the_best_validation_score_and_resume(tmp_path):
     bad = run_recipe("text_classification", "--restarts=0", f"--model_dir={tmp_path}/x",
                      timeout=120)
     assert_one_paragraph_error(bad, "--restarts=0")
-
-
-def h5_arrays(path):
-    """Every dataset of an `.h5` file by its path."""
-    arrays = {}
-    with h5py.File(path, "r") as file:
-        file.visititems(lambda name, item: arrays.setdefault(name, item[()])
-                        if isinstance(item, h5py.Dataset) else None)
-    return arrays

@@ -13,9 +13,9 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
+from weights_files import h5_arrays
 
 WORKER = pathlib.Path(__file__).with_name("train_worker.py")
 TIMEOUT = 240
@@ -49,14 +49,6 @@ def free_ports(count):
     for sock in sockets:
         sock.close()
     return ports
-
-
-def h5_arrays(path):
-    arrays = {}
-    with h5py.File(path, "r") as file:
-        file.visititems(lambda name, item: arrays.__setitem__(name, item[()])
-                        if isinstance(item, h5py.Dataset) else None)
-    return arrays
 
 
 def test_multi_worker_training_ends_with_identical_weights(tmp_path):
