@@ -10,14 +10,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def run_recipe(recipe, model_dir, *flags):
-    """Runs `python -m recipes.<recipe> --model_dir=MODEL_DIR --mode=all FLAGS...` from the
-    repository root; exits with its error on failure.
+    """Runs `python -m recipes.<recipe> FLAGS... --model_dir=MODEL_DIR --mode=all` from the
+    repository root; exits with its error on failure. MODEL_DIR and the mode come last, so
+    they win over a `--flagfile`'s (absl keeps a flag's last value).
 
     Returns:
         `(scores, minutes)`: the run's `metrics.<split>.json` and its training minutes.
     """
-    command = [sys.executable, "-m", f"recipes.{recipe}", f"--model_dir={model_dir}",
-               "--mode=all", *flags]
+    command = [sys.executable, "-m", f"recipes.{recipe}", *flags, f"--model_dir={model_dir}",
+               "--mode=all"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if result.returncode:
         sys.exit(result.stderr[-3000:])
