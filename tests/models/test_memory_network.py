@@ -34,7 +34,8 @@ def numpy(tensor):
 
 def reference_read(model, row, linear=False):
     """Sukhbaatar et al.'s MemN2N forward pass (position encoding, temporal encoding,
-    adjacent tying), written out sentence by sentence for one source row: the final state,
+    adjacent tying; the question encoded by the first hop's input table, plus the learnt
+    offset when untied), written out sentence by sentence for one source row: the final state,
     the sentences kept, and the hops' mean attention over them (`linear`: the raw scores,
     as in the paper's linear start)."""
     d = model.embedding_dim
@@ -65,7 +66,9 @@ def reference_read(model, row, linear=False):
         return np.array([encode(s, words[k]) + times[k][len(sentences) - 1 - i]
                          for i, s in enumerate(sentences)]).reshape(len(sentences), d)
 
-    u = encode(question, words[0])
+    question_table = words[0] if model.tie_question_embedding else \
+        words[0] + numpy(model.question_offset.embeddings)
+    u = encode(question, question_table)
     mean_weights = np.zeros(len(sentences))
     for k in range(1, model.hops + 1):
         if sentences:
@@ -77,8 +80,12 @@ def reference_read(model, row, linear=False):
     return u, sentences, mean_weights
 
 
-def test_reading_matches_a_numpy_memn2n():
-    model = memory_network()
+@pytest.mark.parametrize("tie_question", [True, False])
+def test_reading_matches_a_numpy_memn2n(tie_question):
+    model = memory_network(tie_question_embedding=tie_question)
+    if not tie_question:  # the offset starts at zero: give it values to be read
+        model.question_offset.embeddings.assign(
+            np.random.default_rng(0).normal(size=(VOCAB, 8)).astype("float32"))
     state = model.encode(SOURCE)
     for row in range(len(SOURCE)):
         u, _, _ = reference_read(model, SOURCE[row])
@@ -108,6 +115,27 @@ def test_only_the_latest_memory_size_sentences_are_read():
     wider = memory_network(memory_size=3)
     assert not np.allclose(numpy(wider.encode(changed)["h"])[0],
                            numpy(wider.encode(SOURCE)["h"])[0])
+
+
+def test_an_untied_question_starts_tied_and_learns_an_offset_of_its_own():
+    tied, untied = memory_network(), memory_network(tie_question_embedding=False)
+    assert tied.question_offset is None
+    offset = untied.question_offset.embeddings
+    shared = [w for w in untied.weights if w is not offset]
+    assert len(shared) == len(tied.weights)
+    for mine, theirs in zip(shared, tied.weights):
+        mine.assign(theirs)
+    np.testing.assert_allclose(numpy(untied.encode(SOURCE)["h"]),
+                               numpy(tied.encode(SOURCE)["h"]), atol=1e-6)
+    # The offset moves the question only: the memories keep their vectors.
+    values = np.zeros((VOCAB, 8), "float32")
+    values[12] = 1.0  # token 12 is a context word of row 0, not a question word
+    before = numpy(untied.encode(SOURCE)["h"])
+    offset.assign(values)
+    np.testing.assert_allclose(numpy(untied.encode(SOURCE)["h"]), before, atol=1e-6)
+    values[10] = 1.0  # a question word of row 0
+    offset.assign(values)
+    assert not np.allclose(numpy(untied.encode(SOURCE)["h"])[0], before[0])
 
 
 def test_word_order_within_a_sentence_matters_and_padding_does_not():
@@ -233,7 +261,7 @@ def test_learns_to_answer_where_someone_is():
 @pytest.mark.parametrize("tie", [False, True])
 def test_round_trips_through_config_and_keras_file(tmp_path, tie):
     model = memory_network(dropout=0.1, temporal_noise=0.1, tie_answer_embeddings=tie,
-                           linear_start_steps=10)
+                           tie_question_embedding=tie, linear_start_steps=10)
     expected = numpy(model((SOURCE, TARGET_IN)))
     clone = MemoryNetworkSeq2Seq.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
