@@ -64,7 +64,8 @@ class MemoryNetworkSeq2Seq(keras.Model):
             distractor "The hallway is north of the kitchen." to "The garden is south of
             the kitchen.". False adds a learnt offset to each question word's embedding
             (`B = A_1 + D`, `D` zero at first, so training starts from the tied model):
-            bAbI task 4 alone, 83% -> 98% correct.
+            bAbI task 4 alone, 83% -> 98% correct; on tasks 1-10 together the chaining
+            tasks 2 and 3 lose more than that (bench/README.md, "bAbI").
         tie_answer_embeddings: the answer writer reads and scores tokens with the last
             hop's output embedding (the paper's `W = C_K` tying, so a word the hops read
             is close to the word written); needs `source_vocab_size == target_vocab_size`.
@@ -134,8 +135,8 @@ class MemoryNetworkSeq2Seq(keras.Model):
                                    embeddings_initializer=init,
                                    name=f"temporal_embedding_{k}")
             for k in range(self.hops + 1)]
-        # Untied, the question reads with A_1 + an offset learnt from zero: a free B
-        # (its own random table) lost the tied model's head start on matching words.
+        # Untied, the question reads with A_1 + an offset learnt from zero: its own random
+        # table lost the tied model's head start on matching words (bench/README, bAbI).
         self.question_offset = None if self.tie_question_embedding else keras.layers.Embedding(
             self.source_vocab_size, self.embedding_dim, embeddings_initializer="zeros",
             name="question_offset")
