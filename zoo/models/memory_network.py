@@ -135,15 +135,16 @@ class MemoryNetworkSeq2Seq(keras.Model):
                                    embeddings_initializer=init,
                                    name=f"temporal_embedding_{k}")
             for k in range(self.hops + 1)]
+        for embedding in self.word_embeddings + self.temporal_embeddings:
+            embedding.build((None, None))
         # Untied, the question reads with A_1 + an offset learnt from zero: its own random
         # table lost the tied model's head start on matching words (bench/README, bAbI).
-        self.question_offset = None if self.tie_question_embedding else keras.layers.Embedding(
-            self.source_vocab_size, self.embedding_dim, embeddings_initializer="zeros",
-            name="question_offset")
-        for embedding in self.word_embeddings + self.temporal_embeddings + [
-                self.question_offset]:
-            if embedding is not None:
-                embedding.build((None, None))
+        self.question_offset = None
+        if not self.tie_question_embedding:
+            self.question_offset = keras.layers.Embedding(
+                self.source_vocab_size, self.embedding_dim, embeddings_initializer="zeros",
+                name="question_offset")
+            self.question_offset.build((None, None))
         if self.tie_answer_embeddings:
             self.answer_bias = self.add_weight(shape=(self.target_vocab_size,),
                                                initializer="zeros", name="answer_bias")
