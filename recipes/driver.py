@@ -435,32 +435,66 @@ def train(task, run):
     if training.num_workers(run.strategy) > 1:
         raise UsageError("--restarts works on one machine (one or several devices), not "
                          "under multi-worker training: leave it at 1 there.")
-    seconds, scores = 0.0, []
+    seconds, records = 0.0, []
     for k in range(FLAGS.restarts):
         restart = dataclasses.replace(run, dir=RunDirectory(run.dir.file(f"restart-{k}")))
         done = restart.dir.file("trained.json")
         if not done.exists():
             print(console.rule(f"Restart {k + 1} of {FLAGS.restarts} (seed {FLAGS.seed + k})"))
             keras.utils.set_random_seed(FLAGS.seed + k)
-            seconds += train_once(task, restart)
-            best = restart.dir.file("best.weights.h5.json")
-            if not best.exists():
-                raise UsageError("--restarts needs a validation score to choose by; this "
-                                 "run has none (give validation data or --eval_examples).")
-            done.write_text(best.read_text())
-        scores.append(json.loads(done.read_text())["value"])
-    keep_best_restart(task, run, scores)
+            started = time.time()
+            done.write_text(json.dumps(train_restart(task, restart)))
+            seconds += time.time() - started
+        records.append(json.loads(done.read_text()))
+    keep_best_restart(task, run, records)
     return seconds
 
 
-def keep_best_restart(task, run, scores):
-    """Copies the best restart's best checkpoint (by `scores`) into the run directory."""
+def train_restart(task, restart):
+    """Trains one restart; returns its best validation record (`best.weights.h5.json`).
+
+    A restart that diverges is one failed candidate, not the end of the run: it keeps the
+    best epoch it scored before (its record gets the error under "diverged"), or has no
+    score ("value" None) when it diverged before its first validation.
+    """
+    from zoo.training import TrainingDiverged
+
+    best = restart.dir.file("best.weights.h5.json")
+    try:
+        train_once(task, restart)
+    except TrainingDiverged as error:
+        print(textwrap.fill(f"{error} This restart ends here; its best epoch before the "
+                            "divergence, if it has one, stays a candidate.", width=100,
+                            initial_indent="  ", subsequent_indent="  "))
+        record = json.loads(best.read_text()) if best.exists() else {"value": None}
+        return dict(record, diverged=str(error))
+    if not best.exists():
+        raise UsageError("--restarts needs a validation score to choose by; this "
+                         "run has none (give validation data or --eval_examples).")
+    return json.loads(best.read_text())
+
+
+def keep_best_restart(task, run, records):
+    """Copies the best restart's best checkpoint (by validation score) into the run
+    directory; raises `TrainingDiverged` when no restart has a score."""
+    from zoo.training import TrainingDiverged
+
+    scored = [k for k, record in enumerate(records) if record["value"] is not None]
+    if not scored:
+        raise TrainingDiverged(f"Every restart diverged before its first validation; the "
+                               f"last: {records[-1]['diverged']}")
     pick = max if task.metric_mode == "max" else min
-    best = scores.index(pick(scores))
+    best = pick(scored, key=lambda k: records[k]["value"])
     print(console.rule("Restarts"))
-    console.print_rows(
-        [(f"restart {k + 1}", f"validation {task.metric} {score:.1f}"
-          + ("  (kept)" if k == best else "")) for k, score in enumerate(scores)])
+    rows = []
+    for k, record in enumerate(records):
+        if record["value"] is None:
+            line = "diverged before its first validation"
+        else:
+            line = f"validation {task.metric} {record['value']:.1f}"
+            line += "  (then diverged)" if "diverged" in record else ""
+        rows.append((f"restart {k + 1}", line + ("  (kept)" if k == best else "")))
+    console.print_rows(rows)
     source = run.dir.file(f"restart-{best}")
     for name in ("best.weights.h5", "best.weights.h5.json"):
         shutil.copyfile(source / name, run.dir.file(name))

@@ -1,6 +1,9 @@
 """What every recipe shares through `recipes.driver`: help, run flags, model checks."""
 
 import json
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -88,3 +91,58 @@ def test_restarts_keep_the_best_validation_score_and_resume(tmp_path):
     bad = run_recipe("text_classification", "--restarts=0", f"--model_dir={tmp_path}/x",
                      timeout=120)
     assert_one_paragraph_error(bad, "--restarts=0")
+
+
+# Restart k "trains" as the fakes in OUTCOMES say: a validation score, then (maybe) a
+# divergence; the driver's restart loop is real.
+DIVERGING_RESTARTS = """
+import json, sys
+from recipes import driver
+from recipes.text_classification import TextClassification
+from zoo.training import TrainingDiverged
+
+OUTCOMES = json.loads(sys.argv[2])
+task = TextClassification()
+task.define_flags()
+driver.FLAGS(["recipe", f"--restarts={len(OUTCOMES)}"])
+
+def fake_train_once(task, restart):
+    score, diverges = OUTCOMES[int(restart.dir.path.name.split("-")[1])]
+    restart.dir.path.mkdir(parents=True)
+    if score is not None:
+        restart.dir.file("best.weights.h5").write_text(f"weights {score}")
+        restart.dir.file("best.weights.h5.json").write_text(json.dumps({"value": score}))
+    if diverges:
+        raise TrainingDiverged("the loss rose to 9")
+    return 1.0
+
+driver.train_once = fake_train_once
+run = driver.Run(task, driver.RunDirectory(sys.argv[1]), {})
+try:
+    driver.train(task, run)
+except TrainingDiverged as error:
+    print("raised:", error)
+"""
+
+
+def train_fake_restarts(model_dir, outcomes):
+    result = subprocess.run(
+        [sys.executable, "-c", DIVERGING_RESTARTS, str(model_dir), json.dumps(outcomes)],
+        capture_output=True, text=True, timeout=120,
+        cwd=pathlib.Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_a_diverged_restart_is_a_failed_candidate_not_the_end_of_the_run(tmp_path):
+    out = train_fake_restarts(tmp_path / "a", [[60.0, False], [80.0, True], [None, True]])
+    assert "Restart 3 of 3" in out and "raised" not in out
+    assert "validation accuracy 80.0  (then diverged)  (kept)" in out
+    assert "diverged before its first validation" in out
+    assert (tmp_path / "a" / "best.weights.h5").read_text() == "weights 80.0"
+    assert json.loads((tmp_path / "a" / "restart-2" / "trained.json").read_text()) == \
+        {"value": None, "diverged": "the loss rose to 9"}
+
+    out = train_fake_restarts(tmp_path / "b", [[None, True], [None, True]])
+    assert "raised: Every restart diverged before its first validation" in out
+    assert not (tmp_path / "b" / "best.weights.h5").exists()
