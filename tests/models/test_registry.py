@@ -52,6 +52,16 @@ def test_every_name_builds_and_trains_one_step(name):
     assert sum(changed) > 0.9 * len(changed)
 
 
+@pytest.mark.parametrize("name", zoo.models.names("seq2seq"))
+def test_every_seq2seq_model_refuses_to_decode_past_its_max_length(name):
+    preset = zoo.models.get(name)
+    model = zoo.models.build(name, **FAMILY_DATA["seq2seq"][0], **tiny_overrides(preset.builder))
+    state = model.encode(SOURCE)
+    model.init_decode_state(state, max_length=12)
+    with pytest.raises(UsageError, match="Cannot decode 13 tokens: the model's max_length is 12"):
+        model.init_decode_state(state, max_length=13)
+
+
 def test_my_names_are_registered_in_their_families():
     assert {"transformer", "transformer_tiny", "transformer_small", "transformer_base",
             "transformer_big"} <= set(zoo.models.names("seq2seq"))

@@ -32,7 +32,7 @@ from zoo.errors import UsageError
 from zoo.layers import masking
 from zoo.layers.masking import masked_softmax
 from zoo.models import registry
-from zoo.models.transformer import check_batch, padding_mask
+from zoo.models.transformer import check_batch, check_decode_length, padding_mask
 
 ATTENTIONS = ("bahdanau", "luong_dot", "luong_general", "luong_concat")
 
@@ -319,9 +319,7 @@ class LSTMAttentionSeq2Seq(keras.Model):
 
     def init_decode_state(self, state, max_length):
         """Adds the recurrent state and the input feed; LSTMs need no length-sized cache."""
-        if max_length > self.max_length:
-            raise UsageError(f"Cannot decode {max_length} tokens: the model's max_length is "
-                             f"{self.max_length}. Pass a smaller max_length.")
+        check_decode_length(max_length, self.max_length)
         memory = state["memory"]
         return {**state, "h": state["initial_h"], "c": state["initial_c"],
                 "feed": ops.zeros((ops.shape(memory)[0], self.units), memory.dtype)}

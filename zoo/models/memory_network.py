@@ -37,7 +37,7 @@ from zoo.errors import UsageError
 from zoo.layers import masking
 from zoo.layers.masking import masked_softmax
 from zoo.models import registry
-from zoo.models.transformer import check_batch
+from zoo.models.transformer import check_batch, check_decode_length
 from zoo.text import SEP_ID
 
 
@@ -326,9 +326,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
 
     def init_decode_state(self, state, max_length):
         """The GRU starts from the controller state; it needs no length-sized cache."""
-        if max_length > self.max_length:
-            raise UsageError(f"Cannot decode {max_length} tokens: the model's max_length is "
-                             f"{self.max_length}. Pass a smaller max_length.")
+        check_decode_length(max_length, self.max_length)
         return dict(state)
 
     def decode_step(self, token_ids, step, state):

@@ -21,6 +21,13 @@ from zoo.errors import UsageError
 from zoo.models import registry
 
 
+def check_decode_length(max_length, model_max_length):
+    """Raises a `UsageError` when decoding asks for more tokens than the model takes."""
+    if max_length > model_max_length:
+        raise UsageError(f"Cannot decode {max_length} tokens: the model's max_length is "
+                         f"{model_max_length}. Pass a smaller max_length.")
+
+
 def check_batch(token_ids, name, max_length, vocab_size=None):
     """Raises a `UsageError` for an empty batch, a too long sequence or unknown ids.
 
@@ -268,11 +275,7 @@ class Transformer(keras.Model):
 
     def init_decode_state(self, state, max_length):
         """Adds an empty self-attention cache of `max_length` positions to `state`."""
-        if max_length > self.max_length:
-            raise UsageError(
-                f"Cannot decode {max_length} tokens: the model's max_length is "
-                f"{self.max_length}. Pass a smaller max_length."
-            )
+        check_decode_length(max_length, self.max_length)
         keys = state["cross_attention_cache"][0][0]
         shape = (ops.shape(keys)[0], self.num_heads, max_length, self.key_dim)
         caches = tuple(
