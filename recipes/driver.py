@@ -91,7 +91,8 @@ flags.DEFINE_integer("seed", 0, "Random seed of data generation, shuffling and w
 flags.DEFINE_integer("restarts", 1,
                      "Train this many models from different initial weights (seeds --seed, "
                      "--seed+1, ...) on the same data, each in <model_dir>/restart-<k>, and "
-                     "keep the one with the best validation score.")
+                     "keep the one with the best validation score (a restart that diverges "
+                     "competes with its best epoch before).")
 flags.DEFINE_string("input", None, "--mode=predict: a file of inputs (default stdin).")
 flags.DEFINE_integer("eval_examples", 500,
                      "Validation examples scored after each epoch (0: all).")
