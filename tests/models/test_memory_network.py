@@ -35,7 +35,8 @@ def numpy(tensor):
 def reference_read(model, row, linear=False):
     """Sukhbaatar et al.'s MemN2N forward pass (position encoding, temporal encoding,
     adjacent tying; the question encoded by the first hop's input table, plus the learnt
-    offset when untied), written out sentence by sentence for one source row: the final state,
+    offset when untied; each hop's update gated when `gated_hops`), written out sentence by
+    sentence for one source row: the final state,
     the sentences kept, and the hops' mean attention over them (`linear`: the raw scores,
     as in the paper's linear start)."""
     d = model.embedding_dim
@@ -71,21 +72,32 @@ def reference_read(model, row, linear=False):
     u = encode(question, question_table)
     mean_weights = np.zeros(len(sentences))
     for k in range(1, model.hops + 1):
+        read = np.zeros(d)  # no sentences: nothing to read
         if sentences:
             scores = memories(k - 1) @ u
             weights = scores if linear else \
                 np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
-            u = u + weights @ memories(k)
+            read = weights @ memories(k)
             mean_weights += weights / model.hops
+        if model.gated_hops:
+            gate_kernel, gate_bias = (numpy(w) for w in model.hop_gates[k - 1].weights)
+            gate = 1 / (1 + np.exp(-(u @ gate_kernel + gate_bias)))
+            u = gate * read + (1 - gate) * u
+        else:
+            u = u + read
     return u, sentences, mean_weights
 
 
-@pytest.mark.parametrize("tie_question", [True, False])
-def test_reading_matches_a_numpy_memn2n(tie_question):
-    model = memory_network(tie_question_embedding=tie_question)
+@pytest.mark.parametrize("tie_question,gated", [(True, False), (False, False), (True, True)])
+def test_reading_matches_a_numpy_memn2n(tie_question, gated):
+    model = memory_network(tie_question_embedding=tie_question, gated_hops=gated)
     if not tie_question:  # the offset starts at zero: give it values to be read
         model.question_offset.embeddings.assign(
             np.random.default_rng(0).normal(size=(VOCAB, 8)).astype("float32"))
+    if gated:  # a zero bias: the gates' kernels alone move them off one half
+        assert len(model.hop_gates) == model.hops
+        for gate in model.hop_gates:
+            gate.bias.assign(np.random.default_rng(1).normal(size=8).astype("float32"))
     state = model.encode(SOURCE)
     for row in range(len(SOURCE)):
         u, _, _ = reference_read(model, SOURCE[row])
@@ -261,7 +273,8 @@ def test_learns_to_answer_where_someone_is():
 @pytest.mark.parametrize("tie", [False, True])
 def test_round_trips_through_config_and_keras_file(tmp_path, tie):
     model = memory_network(dropout=0.1, temporal_noise=0.1, tie_answer_embeddings=tie,
-                           tie_question_embedding=tie, linear_start_steps=10)
+                           tie_question_embedding=tie, gated_hops=not tie,
+                           linear_start_steps=10)
     expected = numpy(model((SOURCE, TARGET_IN)))
     clone = MemoryNetworkSeq2Seq.from_config(model.get_config())
     assert clone.get_config() == model.get_config()

@@ -7,7 +7,8 @@ its word embeddings weighted by the paper's position encoding, plus a learnt tem
 embedding of how recent it is (slot 0 is the last sentence; only the latest
 `memory_size` sentences are kept). The question, encoded the same way, reads the memories
 in `hops` rounds of attention, `u <- u + sum_i p_i c_i` with adjacent weight tying (hop
-k's output embedding is hop k+1's input embedding). The final `u` starts a GRU that writes
+k's output embedding is hop k+1's input embedding), or gated, `u <- T * o + (1 - T) * u`
+with `o = sum_i p_i c_i` and `T = sigmoid(W_k u + b_k)` (Liu and Perez 2017). The final `u` starts a GRU that writes
 the answer's tokens, so one-word answers, yes/no, counts and lists ("apple , football")
 are all sequences of the shared vocabulary, and `zoo.decoding` and the seq2seq exports
 drive it like the other seq2seq models.
@@ -69,6 +70,11 @@ class MemoryNetworkSeq2Seq(keras.Model):
         tie_answer_embeddings: the answer writer reads and scores tokens with the last
             hop's output embedding (the paper's `W = C_K` tying, so a word the hops read
             is close to the word written); needs `source_vocab_size == target_vocab_size`.
+        gated_hops: each hop gates its update by the controller state (gated end-to-end
+            memory networks, Liu and Perez 2017): `u <- T * o + (1 - T) * u`, `T =
+            sigmoid(W_k u + b_k)`, instead of `u <- u + o`. The gate lets a hop keep what
+            it has, so the first hop no longer has to score the answer's sentence above a
+            distractor that repeats the question's words (bench/README.md, "bAbI").
         linear_start_steps: for this many training steps the hops weigh the memories by
             their raw scores instead of a softmax (the paper's "linear start"): every
             sentence gets a gradient at first, so the multi-fact questions do not settle
@@ -93,7 +99,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
     def __init__(self, source_vocab_size, target_vocab_size, embedding_dim=64, hops=3,
                  memory_size=50, sentence_end_ids=(), temporal_noise=0.0,
                  tie_question_embedding=True, tie_answer_embeddings=False,
-                 linear_start_steps=0, dropout=0.0,
+                 gated_hops=False, linear_start_steps=0, dropout=0.0,
                  max_length=512, seed=None, **kwargs):
         super().__init__(**kwargs)
         if hops < 1 or memory_size < 1:
@@ -116,6 +122,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
         self.temporal_noise = float(temporal_noise)
         self.tie_question_embedding = bool(tie_question_embedding)
         self.tie_answer_embeddings = bool(tie_answer_embeddings)
+        self.gated_hops = bool(gated_hops)
         self.linear_start_steps = int(linear_start_steps)
         self.dropout = float(dropout)
         self.max_length = int(max_length)
@@ -145,6 +152,13 @@ class MemoryNetworkSeq2Seq(keras.Model):
                 self.source_vocab_size, self.embedding_dim, embeddings_initializer="zeros",
                 name="question_offset")
             self.question_offset.build((None, None))
+        self.hop_gates = []
+        if self.gated_hops:
+            self.hop_gates = [keras.layers.Dense(self.embedding_dim, activation="sigmoid",
+                                                 name=f"hop_gate_{k}")
+                              for k in range(1, self.hops + 1)]
+            for gate in self.hop_gates:
+                gate.build((None, self.embedding_dim))
         if self.tie_answer_embeddings:
             self.answer_bias = self.add_weight(shape=(self.target_vocab_size,),
                                                initializer="zeros", name="answer_bias")
@@ -264,7 +278,12 @@ class MemoryNetworkSeq2Seq(keras.Model):
             weights = masked_softmax(scores, slot_mask)
             if linear is not None:
                 weights = ops.where(linear, scores * ops.cast(slot_mask, "float32"), weights)
-            u = u + ops.einsum("bm,bmd->bd", weights, memory_out)
+            read = ops.einsum("bm,bmd->bd", weights, memory_out)
+            if self.gated_hops:
+                gate = ops.cast(self.hop_gates[k - 1](u), "float32")
+                u = gate * read + (1.0 - gate) * u
+            else:
+                u = u + read
             memory_in = memory_out
             mean_weights = mean_weights + weights / self.hops
         return u, ops.einsum("btm,bm->bt", slots, mean_weights)
@@ -354,6 +373,7 @@ class MemoryNetworkSeq2Seq(keras.Model):
             temporal_noise=self.temporal_noise,
             tie_question_embedding=self.tie_question_embedding,
             tie_answer_embeddings=self.tie_answer_embeddings,
+            gated_hops=self.gated_hops,
             linear_start_steps=self.linear_start_steps,
             dropout=self.dropout,
             max_length=self.max_length,
