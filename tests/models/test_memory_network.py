@@ -290,7 +290,7 @@ def test_round_trips_through_config_and_keras_file(tmp_path, tie):
 def test_mixed_precision_gives_finite_float32_logits(tie):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        model = memory_network(tie_answer_embeddings=tie)
+        model = memory_network(tie_answer_embeddings=tie, gated_hops=tie)
         logits = model((SOURCE, TARGET_IN))
     finally:
         keras.mixed_precision.set_global_policy("float32")

@@ -7,11 +7,10 @@ its word embeddings weighted by the paper's position encoding, plus a learnt tem
 embedding of how recent it is (slot 0 is the last sentence; only the latest
 `memory_size` sentences are kept). The question, encoded the same way, reads the memories
 in `hops` rounds of attention, `u <- u + sum_i p_i c_i` with adjacent weight tying (hop
-k's output embedding is hop k+1's input embedding), or gated, `u <- T * o + (1 - T) * u`
-with `o = sum_i p_i c_i` and `T = sigmoid(W_k u + b_k)` (Liu and Perez 2017). The final `u` starts a GRU that writes
-the answer's tokens, so one-word answers, yes/no, counts and lists ("apple , football")
-are all sequences of the shared vocabulary, and `zoo.decoding` and the seq2seq exports
-drive it like the other seq2seq models.
+k's output embedding is hop k+1's input embedding), or gated (`gated_hops`). The final `u`
+starts a GRU that writes the answer's tokens, so one-word answers, yes/no, counts and
+lists ("apple , football") are all sequences of the shared vocabulary, and `zoo.decoding`
+and the seq2seq exports drive it like the other seq2seq models.
 
 Example:
 
