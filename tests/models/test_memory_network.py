@@ -35,7 +35,7 @@ def numpy(tensor):
 def reference_read(model, row, linear=False):
     """Sukhbaatar et al.'s MemN2N forward pass (position encoding, temporal encoding,
     adjacent tying; the question encoded by the first hop's input table, plus the learnt
-    offset when untied; each hop's update gated when `gated_hops`), written out sentence by
+    offset when untied; the first `gated_hops` hops' updates gated), written out sentence by
     sentence for one source row: the final state,
     the sentences kept, and the hops' mean attention over them (`linear`: the raw scores,
     as in the paper's linear start)."""
@@ -79,7 +79,7 @@ def reference_read(model, row, linear=False):
                 np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
             read = weights @ memories(k)
             mean_weights += weights / model.hops
-        if model.gated_hops:
+        if k <= model.gated_hops:
             gate_kernel, gate_bias = (numpy(w) for w in model.hop_gates[k - 1].weights)
             gate = 1 / (1 + np.exp(-(u @ gate_kernel + gate_bias)))
             u = gate * read + (1 - gate) * u
@@ -88,14 +88,14 @@ def reference_read(model, row, linear=False):
     return u, sentences, mean_weights
 
 
-@pytest.mark.parametrize("tie_question,gated", [(True, False), (False, False), (True, True)])
+@pytest.mark.parametrize("tie_question,gated", [(True, 0), (False, 0), (True, 1), (True, 3)])
 def test_reading_matches_a_numpy_memn2n(tie_question, gated):
     model = memory_network(tie_question_embedding=tie_question, gated_hops=gated)
     if not tie_question:  # the offset starts at zero: give it values to be read
         model.question_offset.embeddings.assign(
             np.random.default_rng(0).normal(size=(VOCAB, 8)).astype("float32"))
-    if gated:  # a zero bias: the gates' kernels alone move them off one half
-        assert len(model.hop_gates) == model.hops
+    if gated:  # biases off their zero start, so the NumPy gate reads them too
+        assert len(model.hop_gates) == gated
         for gate in model.hop_gates:
             gate.bias.assign(np.random.default_rng(1).normal(size=8).astype("float32"))
     state = model.encode(SOURCE)
@@ -273,7 +273,7 @@ def test_learns_to_answer_where_someone_is():
 @pytest.mark.parametrize("tie", [False, True])
 def test_round_trips_through_config_and_keras_file(tmp_path, tie):
     model = memory_network(dropout=0.1, temporal_noise=0.1, tie_answer_embeddings=tie,
-                           tie_question_embedding=tie, gated_hops=not tie,
+                           tie_question_embedding=tie, gated_hops=0 if tie else 2,
                            linear_start_steps=10)
     expected = numpy(model((SOURCE, TARGET_IN)))
     clone = MemoryNetworkSeq2Seq.from_config(model.get_config())
@@ -290,7 +290,7 @@ def test_round_trips_through_config_and_keras_file(tmp_path, tie):
 def test_mixed_precision_gives_finite_float32_logits(tie):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        model = memory_network(tie_answer_embeddings=tie, gated_hops=tie)
+        model = memory_network(tie_answer_embeddings=tie, gated_hops=int(tie))
         logits = model((SOURCE, TARGET_IN))
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -307,6 +307,8 @@ def test_registered_and_bad_arguments_are_clear_errors():
         MemoryNetworkSeq2Seq(30, 31, tie_answer_embeddings=True)
     with pytest.raises(UsageError, match="temporal_noise"):
         memory_network(temporal_noise=1.0)
+    with pytest.raises(UsageError, match="gated_hops=4 must be in"):
+        memory_network(gated_hops=4)
     with pytest.raises(UsageError, match="linear_start_steps"):
         memory_network(linear_start_steps=-1)
     with pytest.raises(UsageError, match="max_length"):
