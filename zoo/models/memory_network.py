@@ -75,8 +75,9 @@ class MemoryNetworkSeq2Seq(keras.Model):
             `u <- u + o`; 0 gates none, `hops` all. A gated first hop can drop what it
             read, so a distractor that repeats the question's words no longer decides
             the answer (bAbI task 4, two-argument relations: 18% -> 1% error); gating
-            the later hops too cost the lists of task 8 (12% -> 31%, "nothing" answered
-            with an object dropped): bench/README.md, "bAbI".
+            the later hops too cost the lists of task 8 on every restart (12% -> 31%,
+            "nothing" answered with an object dropped), the first hop alone on one
+            restart of six: bench/README.md, "bAbI".
         linear_start_steps: for this many training steps the hops weigh the memories by
             their raw scores instead of a softmax (the paper's "linear start"): every
             sentence gets a gradient at first, so the multi-fact questions do not settle
