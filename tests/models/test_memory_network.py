@@ -35,10 +35,9 @@ def numpy(tensor):
 def reference_read(model, row, linear=False):
     """Sukhbaatar et al.'s MemN2N forward pass (position encoding, temporal encoding,
     adjacent tying; the question encoded by the first hop's input table, plus the learnt
-    offset when untied; the first `gated_hops` hops' updates gated), written out sentence by
-    sentence for one source row: the final state,
-    the sentences kept, and the hops' mean attention over them (`linear`: the raw scores,
-    as in the paper's linear start)."""
+    offset when untied; the first `gated_hops` hops' updates gated), written out sentence
+    by sentence for one source row: the final state, the sentences kept, and the hops'
+    mean attention over them (`linear`: the raw scores, as in the paper's linear start)."""
     d = model.embedding_dim
     words = [numpy(e.embeddings) for e in model.word_embeddings]
     times = [numpy(e.embeddings) for e in model.temporal_embeddings]
