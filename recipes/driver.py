@@ -443,16 +443,17 @@ def train(task, run):
         if not done.exists():
             print(console.rule(f"Restart {k + 1} of {FLAGS.restarts} (seed {FLAGS.seed + k})"))
             keras.utils.set_random_seed(FLAGS.seed + k)
-            started = time.time()
-            done.write_text(json.dumps(train_restart(task, restart)))
-            seconds += time.time() - started
+            record, restart_seconds = train_restart(task, restart)
+            done.write_text(json.dumps(record))
+            seconds += restart_seconds
         records.append(json.loads(done.read_text()))
     keep_best_restart(task, run, records)
     return seconds
 
 
 def train_restart(task, restart):
-    """Trains one restart; returns its best validation record (`best.weights.h5.json`).
+    """Trains one restart; returns its best validation record (`best.weights.h5.json`) and
+    its training time in seconds.
 
     A restart that diverges is one failed candidate, not the end of the run: it keeps the
     best epoch it scored before (its record gets the error under "diverged"), or has no
@@ -461,18 +462,19 @@ def train_restart(task, restart):
     from zoo.training import TrainingDiverged
 
     best = restart.dir.file("best.weights.h5.json")
+    started = time.time()
     try:
-        train_once(task, restart)
+        seconds = train_once(task, restart)
     except TrainingDiverged as error:
         print(textwrap.fill(f"{error} This restart ends here; its best epoch before the "
                             "divergence, if it has one, stays a candidate.", width=100,
                             initial_indent="  ", subsequent_indent="  "))
         record = json.loads(best.read_text()) if best.exists() else {"value": None}
-        return dict(record, diverged=str(error))
+        return dict(record, diverged=str(error)), time.time() - started
     if not best.exists():
         raise UsageError("--restarts needs a validation score to choose by; this "
                          "run has none (give validation data or --eval_examples).")
-    return json.loads(best.read_text())
+    return json.loads(best.read_text()), seconds
 
 
 def keep_best_restart(task, run, records):

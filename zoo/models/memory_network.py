@@ -76,8 +76,8 @@ class MemoryNetworkSeq2Seq(keras.Model):
             read, so a distractor that repeats the question's words no longer decides
             the answer (bAbI task 4, two-argument relations: 18% -> 1% error); gating
             the later hops too cost the lists of task 8 on every restart (12% -> 31%,
-            "nothing" answered with an object dropped), the first hop alone on one
-            restart of six: bench/README.md, "bAbI".
+            "nothing" answered with an object dropped), the first hop alone on two
+            restarts of nine: bench/README.md, "bAbI".
         linear_start_steps: for this many training steps the hops weigh the memories by
             their raw scores instead of a softmax (the paper's "linear start"): every
             sentence gets a gradient at first, so the multi-fact questions do not settle
