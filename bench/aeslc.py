@@ -12,7 +12,7 @@ and prints ROUGE-1/2/L with their 95% bootstrap intervals and the training minut
 - `head0`: the preset copying through the last layer's first head instead of the mean.
 
 Before the variants it scores the dev split's three human-written subjects (`ann0`..`ann2`,
-written by annotators who saw only the body) against the sender's `subject`, the
+written by annotators for the email's body) against the sender's `subject`, the
 reference every variant is scored on: how far people agree with it, the task's ceiling.
 
 Every variant runs the preset's epochs and schedule; pass `--epochs N` to shorten them all
@@ -44,6 +44,7 @@ ANNOTATIONS = ("ann0", "ann1", "ann2")
 
 
 def cells(scores, intervals):
+    """A table row's ROUGE cells: `mean (low-high)`."""
     return [f"{scores[key]:.1f} ({intervals[key][0]:.1f}-{intervals[key][2]:.1f})"
             for key in ROUGE]
 
