@@ -161,6 +161,10 @@ class Task:
         """A tiny batch that builds the model's variables before weights are loaded."""
         raise NotImplementedError
 
+    def initialize_weights(self, run, model):
+        """Sets weights of a new model before training (e.g. pretrained embeddings); a
+        resumed run's checkpoint replaces them."""
+
     def batches(self, run, records, training):
         """`tf.data` batches `(inputs, targets)` of `records` for training."""
         raise NotImplementedError
@@ -270,9 +274,10 @@ class RunDirectory:
             "train first with --mode=train.")
 
 
-def one_tokenizer(run, fields):
+def one_tokenizer(run, fields, extend=None):
     """The run's subword tokenizer (`vocab.txt`), learnt first on the training split's
-    `fields` when the run has none yet."""
+    `fields` when the run has none yet; `extend(vocabulary)`, if given, returns tokens to
+    append to the learnt vocabulary."""
     import zoo.data
     from zoo import text
 
@@ -285,8 +290,15 @@ def one_tokenizer(run, fields):
             zoo.data.record_texts(run.splits.train, fields), run.config["vocab_size"],
             lowercase=run.config["lowercase"], min_count=FLAGS.vocab_min_count,
             whole_words=FLAGS.word_vocab)
+        learnt = tokenizer.vocabulary_size
+        if extend:
+            tokenizer = text.SubwordTokenizer(
+                tokenizer.vocabulary + extend(tokenizer.vocabulary),
+                lowercase=run.config["lowercase"])
         tokenizer.save(path)
-        print(f"  {tokenizer.vocabulary_size} subwords, saved as {path}")
+        added = tokenizer.vocabulary_size - learnt
+        print(f"  {learnt} subwords" + (f" and {added} added" if extend else "")
+              + f", saved as {path}")
     return text.SubwordTokenizer.load(path, lowercase=run.config["lowercase"])
 
 
@@ -519,6 +531,7 @@ def train_once(task, run):
         total_steps=FLAGS.epochs * steps)
     with run.strategy.scope():
         model = build_model(task, run)
+        task.initialize_weights(run, model)
         optimizer = training.build_optimizer(**optimizer_options)
     run.dir.save_config(run.config)
 

@@ -19,6 +19,9 @@ extension picks the reader unless `--format` says otherwise. Then `--mode=evalua
 `--mode=predict` (one `label<TAB>probability` line per input line) or `--mode=export`.
 """
 
+import functools
+import os
+
 from absl import flags
 
 from recipes import console, driver
@@ -36,7 +39,7 @@ class TextClassification(driver.Task):
     families = ("classifier",)
     metric = "accuracy"
     metric_label = "accuracy"
-    run_flags = ("max_length",)
+    run_flags = ("max_length", "pretrained_embeddings", "pretrained_vocab")
     example_unit = "texts"
     skip_blank_inputs = False  # an empty text is an input too: one output line per line
     defaults = dict(
@@ -69,6 +72,16 @@ class TextClassification(driver.Task):
         flags.DEFINE_string("coarse_label_separator", None,
                             "Keep each label's part before this separator (TREC's "
                             "'COARSE:fine' labels with ':' give its 6 coarse classes).")
+        flags.DEFINE_string("pretrained_embeddings", None,
+                            "Word vectors to start the token embeddings from: a GloVe, "
+                            "word2vec or fastText text file (optionally .gz) with the "
+                            "model's embedding size (e.g. --hparams=embedding_dim=300). "
+                            "Best with --word_vocab; training fine-tunes them.")
+        flags.DEFINE_integer("pretrained_vocab", 0,
+                             "Add the N most frequent words of --pretrained_embeddings "
+                             "that training lacks to the vocabulary, so that words unseen "
+                             "in training keep their pretrained meaning instead of "
+                             "becoming [UNK] (e.g. 50000).")
         flags.DEFINE_integer("top_k", 1,
                              "--mode=predict: label<TAB>probability pairs printed a line.")
 
@@ -77,6 +90,15 @@ class TextClassification(driver.Task):
             raise UsageError(f"--top_k={FLAGS.top_k}: give 1 or more labels a line.")
         if FLAGS.max_length < 1:
             raise UsageError(f"--max_length={FLAGS.max_length}: give a positive length.")
+        if FLAGS.pretrained_vocab < 0:
+            raise UsageError(f"--pretrained_vocab={FLAGS.pretrained_vocab}: give 0 or more "
+                             "words.")
+        if FLAGS.pretrained_vocab and not FLAGS.pretrained_embeddings:
+            raise UsageError("--pretrained_vocab adds words of --pretrained_embeddings: give "
+                             "the vectors file too.")
+        if FLAGS.pretrained_embeddings and not os.path.isfile(FLAGS.pretrained_embeddings):
+            raise UsageError(f"--pretrained_embeddings={FLAGS.pretrained_embeddings}: no such "
+                             "file. Give a GloVe, word2vec or fastText text file.")
 
     def reader_options(self):
         return dict(format=None if FLAGS.format == "auto" else FLAGS.format,
@@ -92,8 +114,16 @@ class TextClassification(driver.Task):
     # --- vocabulary, model and batches ---
 
     def prepare(self, run):
-        """The run's subword tokenizer (`vocab.txt`), learnt on the training texts first."""
-        return driver.one_tokenizer(run, "text")
+        """The run's subword tokenizer (`vocab.txt`), learnt on the training texts first
+        (and extended with `--pretrained_vocab` words of the vectors file)."""
+        from zoo.text import word_vectors
+
+        extend = None
+        if FLAGS.pretrained_vocab:
+            extend = functools.partial(
+                word_vectors.frequent_words, FLAGS.pretrained_embeddings,
+                FLAGS.pretrained_vocab, lowercase=run.config["lowercase"])
+        return driver.one_tokenizer(run, "text", extend=extend)
 
     def model_kwargs(self, run):
         return dict(vocab_size=run.assets.vocabulary_size,
@@ -104,6 +134,20 @@ class TextClassification(driver.Task):
         import numpy as np
 
         return np.ones((1, 2), "int32")
+
+    def initialize_weights(self, run, model):
+        if not FLAGS.pretrained_embeddings:
+            return
+        from zoo.text import RESERVED_TOKENS, word_vectors
+
+        table, found = word_vectors.embedding_table(
+            FLAGS.pretrained_embeddings, run.assets.vocabulary,
+            lowercase=run.config["lowercase"], seed=FLAGS.seed)
+        model(self.sample_inputs())  # builds the variables
+        model.set_token_embeddings(table)
+        words = run.assets.vocabulary_size - len(RESERVED_TOKENS)
+        print(f"  pretrained embeddings: {found} of the vocabulary's {words} tokens found in "
+              f"{FLAGS.pretrained_embeddings} ({found / words:.0%}); the others start random")
 
     def batches(self, run, records, training):
         import zoo.data

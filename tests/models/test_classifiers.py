@@ -172,3 +172,19 @@ def test_lstm_classifier_max_pooling_ignores_padding(pooling):
     assert clone.pooling == pooling
     with pytest.raises(Exception, match="pooling must be one of"):
         LSTMAttentionClassifier(vocab_size=50, num_classes=3, pooling="mean")
+
+
+@pytest.mark.parametrize("name", ["lstm", "conv_max", "transformer_cls"])
+def test_pretrained_token_embeddings_are_what_the_model_reads(name):
+    model = BUILDERS[name]()
+    model(TOKENS)
+    vectors = np.random.default_rng(0).normal(size=(20, 8)).astype("float32")
+    model.set_token_embeddings(vectors)
+    if name.startswith("transformer"):  # the table is scaled by sqrt(d) when read
+        read = numpy(model.embedding.token_embeddings) * np.sqrt(8)
+    else:
+        read = numpy(model.embedding(np.arange(20)))
+    np.testing.assert_allclose(read, vectors, rtol=1e-5, atol=1e-6)
+    hparam = "d_model" if name.startswith("transformer") else "embedding_dim"
+    with pytest.raises(UsageError, match=f"--hparams={hparam}=300"):
+        model.set_token_embeddings(np.zeros((20, 300), "float32"))

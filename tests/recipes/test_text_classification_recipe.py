@@ -147,3 +147,42 @@ def test_bad_data_and_flags_get_one_paragraph_errors(tmp_path):
     missing = run_recipe(f"--train_file={tmp_path / 'none*.csv'}",
                          f"--model_dir={tmp_path / 'f'}")
     assert_one_paragraph_error(missing, "none*.csv")
+
+
+def test_pretrained_embeddings_carry_words_never_seen_in_training(tmp_path):
+    """Test texts use only words absent from training; their pretrained vectors (and
+    --pretrained_vocab, which puts them in the vocabulary) are all the model knows of them."""
+    random = np.random.default_rng(0)
+    direction = random.normal(size=16)
+    words = {("animal", "train"): "cat dog cow pig hen", ("vehicle", "train"): "car bus van",
+             ("animal", "test"): "owl fox elk yak", ("vehicle", "test"): "tram jeep taxi"}
+    vectors = []  # the test words first: the most frequent, which --pretrained_vocab adds
+    for (label, _), line in sorted(words.items(), key=lambda item: item[0][1]):
+        for word in line.split():
+            vector = (1 if label == "animal" else -1) * direction + random.normal(size=16) * 0.3
+            vectors.append(" ".join([word, *(f"{value:.4f}" for value in vector)]))
+    (tmp_path / "vectors.txt").write_text("\n".join(vectors) + "\n", encoding="utf-8")
+    for split in ("train", "test"):
+        lines = [f"{label}\t{' '.join(random.choice(words[label, split].split(), size=3))}"
+                 for _ in range(200) for label in ("animal", "vehicle")]
+        (tmp_path / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    common = (f"--train_file={tmp_path / 'train.tsv'}", f"--test_file={tmp_path / 'test.tsv'}",
+              f"--pretrained_embeddings={tmp_path / 'vectors.txt'}", "--word_vocab",
+              "--vocab_min_count=1", "--model=conv_attention_classifier", "--epochs=2",
+              "--steps_per_epoch=30")
+    wrong_size = run_recipe(*common, f"--model_dir={tmp_path / 'wrong'}")
+    assert_one_paragraph_error(wrong_size, "16 dimensions", "--hparams=embedding_dim=16")
+    result = run_recipe(*common, "--pretrained_vocab=100", f"--model_dir={tmp_path / 'run'}",
+                        "--hparams=embedding_dim=16,filters=8")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "pretrained embeddings: 15 of the vocabulary's 15 tokens" in result.stdout
+    vocabulary = (tmp_path / "run" / "vocab.txt").read_text().split()
+    assert {"owl", "taxi"} <= set(vocabulary)
+    scores = json.loads((tmp_path / "run" / "metrics.test.json").read_text())
+    assert scores["accuracy"] >= 90, result.stdout[-3000:]
+
+    alone = run_recipe("--pretrained_vocab=5", f"--model_dir={tmp_path / 'alone'}")
+    assert_one_paragraph_error(alone, "--pretrained_vocab", "vectors file")
+    missing = run_recipe(f"--pretrained_embeddings={tmp_path / 'none.txt'}",
+                         f"--model_dir={tmp_path / 'missing'}")
+    assert_one_paragraph_error(missing, "none.txt", "no such file")

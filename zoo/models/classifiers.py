@@ -151,6 +151,17 @@ def _check_pooling(pooling):
         raise UsageError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
 
 
+def _load_table(table, vectors, hparam, scale=1.0):
+    """Assigns pretrained `vectors` (e.g. GloVe rows) to the embedding `table` variable."""
+    if tuple(vectors.shape) != tuple(table.shape):
+        raise UsageError(
+            f"The pretrained embeddings hold {vectors.shape[0]} vectors of "
+            f"{vectors.shape[1]} dimensions; the model embeds {table.shape[0]} tokens in "
+            f"{table.shape[1]}: build it with {hparam}={vectors.shape[1]} "
+            f"(--hparams={hparam}={vectors.shape[1]} in the recipes).")
+    table.assign(ops.cast(ops.convert_to_tensor(vectors, "float32") * scale, table.dtype))
+
+
 def _pooled_logits(model, x, mask, training, return_attention_scores):
     """The BiLSTM's and the CNN's head: pool `x` over time, dropout, float32 logits."""
     pooled, weights = _pool_over_time(x, mask, model.pooling,
@@ -267,6 +278,12 @@ class LSTMAttentionClassifier(keras.Model):
             x = self.dropout_layer(lstm(x, padding_mask=mask), training=training)
         return _pooled_logits(self, x, mask, training, return_attention_scores)
 
+    def set_token_embeddings(self, vectors):
+        """Loads pretrained `(vocab_size, embedding_dim)` vectors (e.g. from
+        `zoo.text.word_vectors.embedding_table`) into the built model's token embeddings;
+        training fine-tunes them."""
+        _load_table(self.embedding.embeddings, vectors, "embedding_dim")
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -372,6 +389,12 @@ class ConvAttentionClassifier(keras.Model):
         x = self.embedding(token_ids) * ops.cast(mask, self.compute_dtype)[..., None]
         x = ops.concatenate([convolution(x) for convolution in self.convolutions], axis=-1)
         return _pooled_logits(self, x, mask, training, return_attention_scores)
+
+    def set_token_embeddings(self, vectors):
+        """Loads pretrained `(vocab_size, embedding_dim)` vectors (e.g. from
+        `zoo.text.word_vectors.embedding_table`) into the built model's token embeddings;
+        training fine-tunes them."""
+        _load_table(self.embedding.embeddings, vectors, "embedding_dim")
 
     def get_config(self):
         config = super().get_config()
@@ -521,6 +544,13 @@ class TransformerClassifier(keras.Model):
         if return_attention_scores:
             return logits, scores
         return logits
+
+    def set_token_embeddings(self, vectors):
+        """Loads pretrained `(vocab_size, d_model)` vectors (e.g. from
+        `zoo.text.word_vectors.embedding_table`) into the built model's token embeddings,
+        so that each token enters the encoder as its vector; training fine-tunes them."""
+        scale = self.d_model**-0.5 if self.embedding.scale_embeddings else 1.0
+        _load_table(self.embedding.token_embeddings, vectors, "d_model", scale)
 
     def get_config(self):
         config = super().get_config()
