@@ -297,7 +297,7 @@ def one_tokenizer(run, fields, extend=None):
                 lowercase=run.config["lowercase"])
         tokenizer.save(path)
         added = tokenizer.vocabulary_size - learnt
-        print(f"  {learnt} subwords" + (f" and {added} added" if extend else "")
+        print(f"  {learnt} subwords" + (f" learnt, {added} added" if extend else "")
               + f", saved as {path}")
     return text.SubwordTokenizer.load(path, lowercase=run.config["lowercase"])
 
