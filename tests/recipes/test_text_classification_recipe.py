@@ -149,6 +149,7 @@ def test_bad_data_and_flags_get_one_paragraph_errors(tmp_path):
     assert_one_paragraph_error(missing, "none*.csv")
 
 
+@pytest.mark.slow  # two training runs: a minute
 def test_pretrained_embeddings_carry_words_never_seen_in_training(tmp_path):
     """Test texts use only words absent from training; their pretrained vectors (and
     --pretrained_vocab, which puts them in the vocabulary) are all the model knows of them."""
@@ -181,6 +182,8 @@ def test_pretrained_embeddings_carry_words_never_seen_in_training(tmp_path):
     scores = json.loads((tmp_path / "run" / "metrics.test.json").read_text())
     assert scores["accuracy"] >= 90, result.stdout[-3000:]
 
+
+def test_pretrained_embedding_flags_are_checked_first(tmp_path):
     alone = run_recipe("--pretrained_vocab=5", f"--model_dir={tmp_path / 'alone'}")
     assert_one_paragraph_error(alone, "--pretrained_vocab", "vectors file")
     missing = run_recipe(f"--pretrained_embeddings={tmp_path / 'none.txt'}",
