@@ -162,8 +162,8 @@ class Task:
         raise NotImplementedError
 
     def initialize_weights(self, run, model):
-        """Sets weights of a new model before training (e.g. pretrained embeddings); a
-        resumed run's checkpoint replaces them."""
+        """Sets weights of a new model before training (e.g. pretrained embeddings); not
+        called when the run resumes from its backup."""
 
     def batches(self, run, records, training):
         """`tf.data` batches `(inputs, targets)` of `records` for training."""
@@ -531,7 +531,8 @@ def train_once(task, run):
         total_steps=FLAGS.epochs * steps)
     with run.strategy.scope():
         model = build_model(task, run)
-        task.initialize_weights(run, model)
+        if not run.dir.file("backup").exists():  # a resumed run takes its backup's weights
+            task.initialize_weights(run, model)
         optimizer = training.build_optimizer(**optimizer_options)
     run.dir.save_config(run.config)
 

@@ -162,6 +162,13 @@ def _load_table(table, vectors, hparam, scale=1.0):
     table.assign(ops.cast(ops.convert_to_tensor(vectors, "float32") * scale, table.dtype))
 
 
+def _set_keras_embeddings(model, vectors):
+    """Loads pretrained `(vocab_size, embedding_dim)` vectors (e.g. from
+    `zoo.text.word_vectors.embedding_table`) into the built model's token embeddings;
+    training fine-tunes them."""
+    _load_table(model.embedding.embeddings, vectors, "embedding_dim")
+
+
 def _pooled_logits(model, x, mask, training, return_attention_scores):
     """The BiLSTM's and the CNN's head: pool `x` over time, dropout, float32 logits."""
     pooled, weights = _pool_over_time(x, mask, model.pooling,
@@ -278,11 +285,7 @@ class LSTMAttentionClassifier(keras.Model):
             x = self.dropout_layer(lstm(x, padding_mask=mask), training=training)
         return _pooled_logits(self, x, mask, training, return_attention_scores)
 
-    def set_token_embeddings(self, vectors):
-        """Loads pretrained `(vocab_size, embedding_dim)` vectors (e.g. from
-        `zoo.text.word_vectors.embedding_table`) into the built model's token embeddings;
-        training fine-tunes them."""
-        _load_table(self.embedding.embeddings, vectors, "embedding_dim")
+    set_token_embeddings = _set_keras_embeddings
 
     def get_config(self):
         config = super().get_config()
@@ -390,11 +393,7 @@ class ConvAttentionClassifier(keras.Model):
         x = ops.concatenate([convolution(x) for convolution in self.convolutions], axis=-1)
         return _pooled_logits(self, x, mask, training, return_attention_scores)
 
-    def set_token_embeddings(self, vectors):
-        """Loads pretrained `(vocab_size, embedding_dim)` vectors (e.g. from
-        `zoo.text.word_vectors.embedding_table`) into the built model's token embeddings;
-        training fine-tunes them."""
-        _load_table(self.embedding.embeddings, vectors, "embedding_dim")
+    set_token_embeddings = _set_keras_embeddings
 
     def get_config(self):
         config = super().get_config()
